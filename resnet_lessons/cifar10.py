@@ -1,0 +1,353 @@
+"""Real CIFAR-10: read it from the Keras cache, or download it there, and never hang when offline.
+
+Chapter "Data": CIFAR-10 (Krizhevsky 2009) is the data set of the paper's CIFAR experiments (He et al.
+2016, section 4.2): 50,000 training and 10,000 test images, 32x32 RGB, 10 classes. This module finds the
+copy that ``keras.datasets.cifar10.load_data()`` keeps in the Keras cache, reads its python-pickle batch
+files directly (into NHWC uint8 images and int32 labels), and otherwise downloads it through
+``keras.utils.get_file`` into the same place, so the book and Keras share one copy.
+
+Offline machines must not wait on a download that cannot happen: before downloading, the host is probed
+with a short connection timeout, and the download itself runs with a socket timeout. Every failure is a
+:class:`CIFAR10Unavailable` with a message saying why and what to do.
+"""
+
+import dataclasses
+import os
+import pathlib
+import pickle
+import socket
+import threading
+import urllib.parse
+
+import numpy as np
+
+from resnet_lessons import data
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+
+# SHA-256 of the archive at CIFAR10_URL, the value keras.datasets.cifar10 checks.
+CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+
+# The folder inside the archive, and the names under which Keras versions extracted it into
+# <keras home>/datasets: Keras >= 3.6 uses get_file(fname="cifar-10-batches-py-target", extract=True),
+# older Keras and tf.keras extracted the archive straight into the datasets folder.
+ARCHIVE_FOLDER = "cifar-10-batches-py"
+KERAS_DOWNLOAD_NAME = "cifar-10-batches-py-target"
+_CACHE_LAYOUTS = (
+    pathlib.Path(KERAS_DOWNLOAD_NAME) / ARCHIVE_FOLDER,
+    pathlib.Path(ARCHIVE_FOLDER),
+    pathlib.Path(f"{ARCHIVE_FOLDER}_extracted") / ARCHIVE_FOLDER,
+    pathlib.Path("cifar-10-python_extracted") / ARCHIVE_FOLDER,
+)
+
+TRAIN_BATCH_FILES = tuple(f"data_batch_{index}" for index in range(1, 6))
+TEST_BATCH_FILE = "test_batch"
+
+IMAGE_SIZE = 32
+# Each row of a batch file holds one image as three 32x32 colour planes: 1024 red, 1024 green, 1024 blue.
+_VALUES_PER_IMAGE = 3 * IMAGE_SIZE * IMAGE_SIZE
+
+# The download may stall for this long on one socket operation before it is abandoned.
+_DOWNLOAD_SOCKET_TIMEOUT_SECONDS = 60.0
+
+# The only globals a CIFAR-10 batch file (a pickled dict of a numpy array and a list) may refer to.
+_ALLOWED_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}
+
+
+class CIFAR10Unavailable(OSError):
+    """CIFAR-10 is neither in the Keras cache nor downloadable (offline, unreachable, failed or damaged).
+
+    A subclass of ``OSError`` because its causes are about files and networks. The message says why and
+    what to do; ``reason`` says why in a few words, for one-line notices.
+
+    Args:
+        message: the full explanation.
+        reason: a short form of it (defaults to ``message``).
+    """
+
+    def __init__(self, message, *, reason=None):
+        super().__init__(message)
+        self.reason = message if reason is None else reason
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler that rebuilds numpy arrays and nothing else, so a tampered file cannot run code."""
+
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED_PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch holds only arrays and lists")
+
+
+def _read_batch(path):
+    """Read one batch file into NHWC images and labels.
+
+    Returns:
+        ``(images, labels)``: uint8 (N, 32, 32, 3) and int32 (N,).
+
+    Raises:
+        CIFAR10Unavailable: if the file does not exist or cannot be opened.
+        ValueError: if its content is not a CIFAR-10 batch.
+    """
+    try:
+        with open(path, "rb") as batch_file:
+            try:
+                # encoding="bytes": the files were written by Python 2, whose str keys arrive as bytes
+                content = _BatchUnpickler(batch_file, encoding="bytes").load()
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
+                raise ValueError(f"{path} is not a CIFAR-10 batch file (unpickling failed: {error})") from error
+    except FileNotFoundError as error:
+        raise CIFAR10Unavailable(f"CIFAR-10 batch file {path} is missing") from error
+    except OSError as error:
+        raise CIFAR10Unavailable(f"CIFAR-10 batch file {path} cannot be read: {error}") from error
+
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} is not a CIFAR-10 batch file: expected a dict, got {type(content).__name__}")
+    # accept str keys too (files re-pickled by Python 3)
+    content = {key.decode("latin1") if isinstance(key, bytes) else key: value for key, value in content.items()}
+    for key in ("data", "labels"):
+        if key not in content:
+            raise ValueError(f"{path} is not a CIFAR-10 batch file: it has no {key!r} entry (keys: {sorted(content)})")
+    pixels = np.asarray(content["data"])
+    if pixels.dtype != np.uint8 or pixels.ndim != 2 or pixels.shape[1] != _VALUES_PER_IMAGE:
+        raise ValueError(
+            f"{path}: 'data' must be a uint8 array of shape (num_images, {_VALUES_PER_IMAGE}), "
+            f"got {pixels.dtype} {pixels.shape}"
+        )
+    labels = np.asarray(content["labels"])
+    if labels.shape != (len(pixels),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"{path}: 'labels' must be {len(pixels)} integers (one per image), got {labels.dtype} {labels.shape}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= len(data.CIFAR10_CLASS_NAMES)):
+        raise ValueError(f"{path}: labels must lie in [0, 10), got values from {labels.min()} to {labels.max()}")
+    # (N, 3072) -> (N, 3, 32, 32) colour planes -> (N, 32, 32, 3) channels last
+    images = pixels.reshape(len(pixels), 3, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels.astype(np.int32)
+
+
+def read_cifar10_directory(directory) -> data.ImageDataset:
+    """Read an extracted ``cifar-10-batches-py`` folder: ``data_batch_1`` .. ``data_batch_5`` and ``test_batch``.
+
+    Why: reading the batch files ourselves (rather than through ``keras.datasets``) lets the book use a
+    copy found in any Keras cache layout, and returns the book's container with int32 labels.
+
+    Args:
+        directory: path of the folder holding the six batch files (Python pickles of a dict with
+            ``b"data"``, a (N, 3072) uint8 array of row-major red, green and blue planes, and
+            ``b"labels"``, a list of N ints in [0, 10)).
+
+    Returns:
+        An :class:`~resnet_lessons.data.ImageDataset` named ``"cifar10"`` with uint8 (N, 32, 32, 3)
+        images and int32 labels, the five training batches concatenated in order.
+
+    Raises:
+        CIFAR10Unavailable: if the folder or one of the files is missing or unreadable (naming it).
+        ValueError: if a file's content is not a CIFAR-10 batch (naming the file and the problem).
+    """
+    directory = pathlib.Path(directory)
+    if not directory.is_dir():
+        raise CIFAR10Unavailable(f"CIFAR-10 folder {directory} does not exist")
+    train_batches = [_read_batch(directory / file_name) for file_name in TRAIN_BATCH_FILES]
+    x_test, y_test = _read_batch(directory / TEST_BATCH_FILE)
+    x_train = np.concatenate([images for images, _ in train_batches])
+    y_train = np.concatenate([labels for _, labels in train_batches])
+    return data.ImageDataset(
+        name="cifar10",
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=data.CIFAR10_CLASS_NAMES,
+        description=(
+            f"CIFAR-10 ({len(x_train):,} train / {len(x_test):,} test images, {IMAGE_SIZE}x{IMAGE_SIZE}) "
+            f"from {directory}"
+        ),
+    )
+
+
+def keras_cache_roots(cache_dir=None) -> list[pathlib.Path]:
+    """The folders that Keras uses as its cache root (the folder holding ``datasets/``).
+
+    Args:
+        cache_dir: a root given explicitly (as ``keras.utils.get_file(cache_dir=...)`` takes it); when
+            None, ``$KERAS_HOME`` if set, else ``~/.keras``, then ``/tmp/.keras`` where Keras falls back
+            when the home folder is not writable.
+
+    Returns:
+        The candidate roots, most likely first.
+    """
+    if cache_dir is not None:
+        return [pathlib.Path(cache_dir).expanduser()]
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return [pathlib.Path(keras_home).expanduser(), pathlib.Path("/tmp") / ".keras"]
+
+
+def _has_all_batches(directory):
+    """Whether ``directory`` holds all six CIFAR-10 batch files."""
+    return all((directory / file_name).is_file() for file_name in TRAIN_BATCH_FILES + (TEST_BATCH_FILE,))
+
+
+def find_cached_cifar10(cache_dir=None) -> pathlib.Path | None:
+    """Find an extracted CIFAR-10 in the Keras cache, wherever a Keras version put it.
+
+    Looks in ``<root>/datasets/`` of each root of :func:`keras_cache_roots` for
+    ``cifar-10-batches-py-target/cifar-10-batches-py`` (what ``keras.datasets.cifar10.load_data()``
+    makes in Keras 3) and ``cifar-10-batches-py`` (older Keras and tf.keras), among others.
+
+    Args:
+        cache_dir: the Keras cache root to search (None: ``$KERAS_HOME`` or ``~/.keras``, then
+            ``/tmp/.keras``).
+
+    Returns:
+        The folder holding all six batch files, or None when there is none.
+    """
+    for root in keras_cache_roots(cache_dir):
+        for layout in _CACHE_LAYOUTS:
+            candidate = root / "datasets" / layout
+            if _has_all_batches(candidate):
+                return candidate
+    return None
+
+
+def _host_reachable(host, port, timeout):
+    """Whether a TCP connection to ``host:port`` opens within ``timeout`` seconds (DNS lookup included).
+
+    The connection is tried in a daemon thread, because a DNS lookup ignores socket timeouts and can
+    block for much longer on an offline machine.
+
+    Returns:
+        ``(reachable, reason)``: ``reason`` says why not when ``reachable`` is False.
+    """
+    outcome = {}
+
+    def try_to_connect():
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                outcome["reachable"] = True
+        except OSError as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=try_to_connect, name="cifar10-reachability", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if outcome.get("reachable"):
+        return True, ""
+    if "error" in outcome:
+        return False, f"cannot connect to {host}:{port} ({outcome['error']})"
+    return False, f"no answer from {host}:{port} within {timeout:g} s"
+
+
+def _download_into_keras_cache(cache_dir, timeout):
+    """Download and extract CIFAR-10 with ``keras.utils.get_file``, Keras' own cache and checksum.
+
+    Returns:
+        The folder holding the batch files.
+
+    Raises:
+        CIFAR10Unavailable: if the download or the extraction fails.
+    """
+    # Imported here: reading the cache needs no Keras, and importing it takes seconds.
+    import keras
+
+    previous_timeout = socket.getdefaulttimeout()
+    # a stalled connection then fails instead of hanging the chapter
+    socket.setdefaulttimeout(max(timeout, _DOWNLOAD_SOCKET_TIMEOUT_SECONDS))
+    try:
+        extracted = keras.utils.get_file(
+            fname=KERAS_DOWNLOAD_NAME,
+            origin=CIFAR10_URL,
+            extract=True,
+            file_hash=CIFAR10_SHA256,
+            cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+        )
+    except Exception as error:
+        raise CIFAR10Unavailable(
+            f"downloading CIFAR-10 from {CIFAR10_URL} failed ({error}); check the connection and try again, "
+            "or use the synthetic data set",
+            reason=f"not in the Keras cache, and the download failed ({error})",
+        ) from error
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    directory = pathlib.Path(extracted) / ARCHIVE_FOLDER
+    if not _has_all_batches(directory):
+        raise CIFAR10Unavailable(
+            f"the CIFAR-10 download did not produce the batch files in {directory}; delete that folder and "
+            "its '_archive' file and try again",
+            reason="the download did not produce the batch files",
+        )
+    return directory
+
+
+def load_cifar10(cache_dir=None, download: bool = True, timeout: float = 3.0) -> data.ImageDataset:
+    """Load real CIFAR-10: from the Keras cache if it is there, else downloaded into it.
+
+    Why: the paper's CIFAR experiments need the real data when it can be had, and the book must fail
+    within seconds (not minutes) when it cannot, so that ``load_dataset("auto")`` can fall back.
+
+    Args:
+        cache_dir: the Keras cache root (None: ``$KERAS_HOME`` or ``~/.keras``, as Keras itself).
+        download: whether to download CIFAR-10 (about 170 MB) when it is not cached.
+        timeout: seconds to wait for the download host to answer before giving up; must be positive.
+
+    Returns:
+        The :class:`~resnet_lessons.data.ImageDataset` of all 60,000 images, with a description
+        saying where it was read from.
+
+    Raises:
+        CIFAR10Unavailable: if it is not cached and ``download`` is False, the host cannot be reached
+            within ``timeout``, or the download fails.
+        ValueError: if ``timeout`` is not a positive number, or a cached file is malformed.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    cached = find_cached_cifar10(cache_dir)
+    if cached is not None:
+        try:
+            dataset = read_cifar10_directory(cached)
+        except ValueError as error:
+            raise CIFAR10Unavailable(
+                f"the cached CIFAR-10 in {cached} is damaged ({error}); delete that folder and load it again",
+                reason=f"the cached copy in {cached} is damaged",
+            ) from error
+        return _with_description(dataset, f"from the Keras cache ({cached})")
+
+    searched = ", ".join(str(root / "datasets") for root in keras_cache_roots(cache_dir))
+    if not download:
+        raise CIFAR10Unavailable(
+            f"CIFAR-10 is not in the Keras cache (searched {searched}) and download=False; "
+            "run once with download=True on a machine with internet access, or use the synthetic data set",
+            reason="not in the Keras cache, and download=False",
+        )
+    host = urllib.parse.urlsplit(CIFAR10_URL).hostname
+    reachable, reason = _host_reachable(host, 443, timeout)
+    if not reachable:
+        raise CIFAR10Unavailable(
+            f"CIFAR-10 is not in the Keras cache (searched {searched}) and cannot be downloaded: {reason} "
+            "(offline?); run once on a machine with internet access and copy the cache over, or use the "
+            "synthetic data set",
+            reason=f"not in the Keras cache and {host} is unreachable, so probably offline",
+        )
+    directory = _download_into_keras_cache(cache_dir, timeout)
+    return _with_description(read_cifar10_directory(directory), f"downloaded into the Keras cache ({directory})")
+
+
+def _with_description(dataset, origin):
+    """Replace the description of a freshly read CIFAR-10 with one naming where it came from."""
+    return dataclasses.replace(
+        dataset,
+        description=(
+            f"CIFAR-10 ({dataset.num_train:,} train / {dataset.num_test:,} test images, "
+            f"{dataset.image_size}x{dataset.image_size}) {origin}"
+        ),
+    )

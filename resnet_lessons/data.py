@@ -1,0 +1,405 @@
+"""The data sets of the book: one container, one loader, and the small transforms around them.
+
+Chapter "Data": every chapter trains on an :class:`ImageDataset`, obtained from :func:`load_dataset`.
+That is real CIFAR-10 (He et al. 2016, section 4.2) when it is in the Keras cache or can be downloaded,
+and otherwise a deterministic synthetic set of CIFAR-shaped images (see ``resnet_lessons.synthetic``),
+so every chapter runs offline too, and says which data it used.
+
+The helpers here work on whole data sets held in memory as uint8 arrays:
+:func:`subset` (the first N images, for quick runs), :func:`resize` (area downsampling, e.g. 32 -> 16 to
+make CPU runs four times cheaper), :func:`split_validation` (the paper's 45k/5k split) and
+:func:`channel_statistics` (the per-channel mean and standard deviation used to normalise inputs).
+"""
+
+import dataclasses
+
+import numpy as np
+
+CIFAR10_CLASS_NAMES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+
+SOURCES = ("auto", "cifar10", "synthetic")
+
+# CIFAR-10's split sizes; the synthetic set offers the same, so quick runs can ask for any size up to them.
+CIFAR10_NUM_TRAIN = 50_000
+CIFAR10_NUM_TEST = 10_000
+
+# Images handled per step when computing statistics or resizing, so float copies stay small (~60 MB).
+_CHUNK_SIZE = 5_000
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDataset:
+    """A labelled image classification data set with a train and a test split, held in memory.
+
+    Why: one container for real and synthetic data, so models, training loops and plots never need to know
+    which one a run is using; ``description`` says it in words for printing beside results.
+
+    Attributes:
+        name: ``"cifar10"`` or ``"synthetic"``.
+        x_train: training images, uint8, shape (num_train, image_size, image_size, 3).
+        y_train: training labels, int32, shape (num_train,), values in [0, num_classes).
+        x_test: test images, uint8, shape (num_test, image_size, image_size, 3).
+        y_test: test labels, int32, shape (num_test,), values in [0, num_classes).
+        class_names: one name per class; its length is the number of classes.
+        description: one line naming the data in use (source, sizes, where it came from).
+
+    Raises:
+        ValueError: if an array has the wrong type, dtype or shape, the splits disagree in image size,
+            or a label lies outside [0, num_classes).
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple
+    description: str
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.description, str):
+            raise ValueError(f"description must be a string, got {type(self.description).__name__}")
+        if not isinstance(self.class_names, tuple) or not self.class_names:
+            raise ValueError(f"class_names must be a non-empty tuple of strings, got {self.class_names!r}")
+        if not all(isinstance(class_name, str) for class_name in self.class_names):
+            raise ValueError(f"class_names must contain only strings, got {self.class_names!r}")
+        for split in ("train", "test"):
+            images = getattr(self, f"x_{split}")
+            labels = getattr(self, f"y_{split}")
+            _check_images(images, f"x_{split}")
+            _check_labels(labels, len(images), len(self.class_names), f"y_{split}")
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise ValueError(
+                f"x_train and x_test must have the same image shape, got {self.x_train.shape[1:]} "
+                f"and {self.x_test.shape[1:]}"
+            )
+
+    @property
+    def num_classes(self) -> int:
+        """The number of classes (the length of ``class_names``)."""
+        return len(self.class_names)
+
+    @property
+    def image_size(self) -> int:
+        """The height (equal to the width) of every image, in pixels."""
+        return int(self.x_train.shape[1])
+
+    @property
+    def num_train(self) -> int:
+        """The number of training images."""
+        return int(self.x_train.shape[0])
+
+    @property
+    def num_test(self) -> int:
+        """The number of test images."""
+        return int(self.x_test.shape[0])
+
+
+def _check_images(images, argument_name):
+    """Raise ValueError unless ``images`` is a uint8 array of square RGB images (N, H, H, 3)."""
+    if not isinstance(images, np.ndarray):
+        raise ValueError(f"{argument_name} must be a numpy array, got {type(images).__name__}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"{argument_name} must have dtype uint8, got {images.dtype}")
+    if images.ndim != 4 or images.shape[3] != 3 or images.shape[1] != images.shape[2] or images.shape[1] < 1:
+        raise ValueError(
+            f"{argument_name} must have shape (num_images, size, size, 3) with square RGB images, "
+            f"got {images.shape}"
+        )
+
+
+def _check_labels(labels, num_images, num_classes, argument_name):
+    """Raise ValueError unless ``labels`` is an int32 vector of ``num_images`` labels in [0, num_classes)."""
+    if not isinstance(labels, np.ndarray):
+        raise ValueError(f"{argument_name} must be a numpy array, got {type(labels).__name__}")
+    if labels.dtype != np.int32:
+        raise ValueError(f"{argument_name} must have dtype int32, got {labels.dtype}")
+    if labels.shape != (num_images,):
+        raise ValueError(f"{argument_name} must have shape ({num_images},) to match the images, got {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"{argument_name} must hold labels in [0, {num_classes}), got values from {labels.min()} to {labels.max()}"
+        )
+
+
+def _check_count(value, argument_name, available):
+    """Raise ValueError unless ``value`` is None or a positive int no larger than ``available``."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{argument_name} must be a positive int or None, got {value!r}")
+    if not 1 <= value <= available:
+        raise ValueError(f"{argument_name} must be between 1 and {available:,} (the images available), got {value}")
+
+
+def load_dataset(
+    source: str = "auto",
+    *,
+    num_train: int | None = None,
+    num_test: int | None = None,
+    seed: int = 0,
+    download: bool = True,
+    verbose: bool = True,
+) -> ImageDataset:
+    """Load the data a chapter trains on: CIFAR-10 when it can be had, else the synthetic set.
+
+    Why: the book must run anywhere, including offline machines without a CIFAR-10 cache, and it must
+    say clearly which data produced its numbers. ``"auto"`` therefore falls back to the synthetic set
+    with one visible notice rather than failing or hanging.
+
+    Args:
+        source: ``"cifar10"`` (real CIFAR-10 or an error), ``"synthetic"`` (the procedurally generated
+            set), or ``"auto"`` (CIFAR-10 if available, else synthetic, with a notice).
+        num_train: keep only the first ``num_train`` training images (None keeps all 50,000). For the
+            synthetic set only these are generated.
+        num_test: keep only the first ``num_test`` test images (None keeps all 10,000).
+        seed: the seed of the synthetic set (CIFAR-10 is fixed and ignores it).
+        download: whether CIFAR-10 may be downloaded when it is not in the Keras cache.
+        verbose: print the line ``Data: <description>``, and the notice when ``"auto"`` falls back.
+
+    Returns:
+        The :class:`ImageDataset`, with a ``description`` naming the data in use.
+
+    Raises:
+        ValueError: for an unknown ``source`` or a ``num_train``/``num_test`` that is not a positive
+            int no larger than the split.
+        resnet_lessons.cifar10.CIFAR10Unavailable: with ``source="cifar10"``, when CIFAR-10 is neither
+            cached nor downloadable.
+    """
+    # Imported here, not at the top: these modules build ImageDatasets, so they import this module.
+    from resnet_lessons import cifar10, synthetic
+
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(repr(name) for name in SOURCES)}, got {source!r}")
+    _check_count(num_train, "num_train", CIFAR10_NUM_TRAIN)
+    _check_count(num_test, "num_test", CIFAR10_NUM_TEST)
+
+    fallback_reason = None
+    dataset = None
+    if source in ("cifar10", "auto"):
+        try:
+            dataset = cifar10.load_cifar10(download=download)
+        except cifar10.CIFAR10Unavailable as error:
+            if source == "cifar10":
+                raise
+            fallback_reason = error.reason
+    if dataset is not None:
+        dataset = subset(dataset, num_train=num_train, num_test=num_test)
+    else:
+        dataset = synthetic.make_synthetic_cifar(
+            num_train=CIFAR10_NUM_TRAIN if num_train is None else int(num_train),
+            num_test=CIFAR10_NUM_TEST if num_test is None else int(num_test),
+            seed=seed,
+        )
+        if fallback_reason is not None:
+            dataset = dataclasses.replace(
+                dataset, description=f"{dataset.description}; CIFAR-10 was not available: {fallback_reason}"
+            )
+            if verbose:
+                print(
+                    f"Notice: CIFAR-10 is not available here ({fallback_reason}), so this run uses synthetic "
+                    "CIFAR-shaped data; its numbers are not comparable with the paper's CIFAR-10 results."
+                )
+    if verbose:
+        print(f"Data: {dataset.description}")
+    return dataset
+
+
+def subset(dataset: ImageDataset, num_train: int | None = None, num_test: int | None = None) -> ImageDataset:
+    """Keep the first images of each split, for quick runs.
+
+    Why: the first N (rather than a random N) make a quick run see the same images every time, and for
+    the synthetic set they are the very images a larger request would start with.
+
+    Args:
+        dataset: the data set to cut.
+        num_train: how many training images to keep (None keeps them all).
+        num_test: how many test images to keep (None keeps them all).
+
+    Returns:
+        A new :class:`ImageDataset` (sharing memory with ``dataset``); ``dataset`` itself if nothing is cut.
+
+    Raises:
+        ValueError: if a count is not a positive int no larger than the split.
+    """
+    _check_count(num_train, "num_train", dataset.num_train)
+    _check_count(num_test, "num_test", dataset.num_test)
+    num_train = dataset.num_train if num_train is None else int(num_train)
+    num_test = dataset.num_test if num_test is None else int(num_test)
+    if num_train == dataset.num_train and num_test == dataset.num_test:
+        return dataset
+    return dataclasses.replace(
+        dataset,
+        x_train=dataset.x_train[:num_train],
+        y_train=dataset.y_train[:num_train],
+        x_test=dataset.x_test[:num_test],
+        y_test=dataset.y_test[:num_test],
+        description=f"{dataset.description}; using the first {num_train:,} train / {num_test:,} test images",
+    )
+
+
+def downsample_images(images: np.ndarray, image_size: int) -> np.ndarray:
+    """Area-downsample square uint8 images by an integer factor (averaging factor x factor blocks).
+
+    Why: averaging blocks is what a camera with bigger pixels would record, so it keeps the image's
+    content without the aliasing of plain subsampling; 16x16 images make CPU training ~4x cheaper.
+
+    Args:
+        images: uint8 array (N, H, H, 3).
+        image_size: the new height and width; must divide H.
+
+    Returns:
+        uint8 array (N, image_size, image_size, 3), each pixel the rounded mean of its block.
+
+    Raises:
+        ValueError: if ``images`` is not (N, H, H, 3) uint8, or ``image_size`` is not a positive
+            divisor of H.
+    """
+    _check_images(images, "images")
+    size = images.shape[1]
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size <= 0:
+        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
+    if image_size > size or size % image_size != 0:
+        raise ValueError(f"image_size must divide the current image size {size} (downsampling only), got {image_size}")
+    factor = size // image_size
+    if factor == 1:
+        return images
+    block_area = factor * factor
+    resized = np.empty((len(images), image_size, image_size, 3), dtype=np.uint8)
+    for start in range(0, len(images), _CHUNK_SIZE):
+        chunk = images[start : start + _CHUNK_SIZE]
+        # (n, image_size, factor, image_size, factor, 3) -> sum over each factor x factor block
+        blocks = chunk.reshape(len(chunk), image_size, factor, image_size, factor, 3)
+        block_sums = blocks.sum(axis=(2, 4), dtype=np.uint32)
+        # integer round-half-up of the block mean
+        resized[start : start + _CHUNK_SIZE] = (block_sums + block_area // 2) // block_area
+    return resized
+
+
+def resize(dataset: ImageDataset, image_size: int) -> ImageDataset:
+    """Area-downsample every image of a data set, e.g. 32x32 -> 16x16 by averaging 2x2 blocks.
+
+    Args:
+        dataset: the data set to resize.
+        image_size: the new height and width; must be positive and divide ``dataset.image_size``.
+
+    Returns:
+        A new :class:`ImageDataset` with uint8 images of ``image_size``; ``dataset`` itself when
+        ``image_size`` equals its current size.
+
+    Raises:
+        ValueError: if ``image_size`` is not positive or does not divide the current size.
+    """
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size <= 0:
+        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
+    if image_size == dataset.image_size:
+        return dataset
+    if image_size > dataset.image_size or dataset.image_size % image_size != 0:
+        raise ValueError(
+            f"image_size must divide the current image size {dataset.image_size} (downsampling only), got {image_size}"
+        )
+    return dataclasses.replace(
+        dataset,
+        x_train=downsample_images(dataset.x_train, image_size),
+        x_test=downsample_images(dataset.x_test, image_size),
+        description=f"{dataset.description}; area-downsampled to {image_size}x{image_size}",
+    )
+
+
+def split_validation(dataset: ImageDataset, num_validation: int, seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
+    """Hold out part of the training split as a validation set, as the paper's 45k/5k split does.
+
+    Why: He et al. (2016, section 4.2) choose hyperparameters on 5k of the 50k training images and
+    report test error only for the final recipe; this keeps the test set out of every decision.
+
+    The held-out images are a fixed random choice given ``seed``; both splits keep their original order.
+
+    Args:
+        dataset: the data set whose training split is divided.
+        num_validation: how many training images to hold out (5,000 in the paper).
+        seed: seed of the random choice of held-out images.
+
+    Returns:
+        ``(train_part, validation_as_test)``: two data sets that both train on the remaining
+        ``num_train - num_validation`` images (the same array). ``train_part`` keeps the original test
+        split; ``validation_as_test`` has the held-out images as its test split, so any code that
+        evaluates "the test split" evaluates on validation data instead.
+
+    Raises:
+        ValueError: if ``num_validation`` is not a positive int smaller than the training split.
+    """
+    if isinstance(num_validation, bool) or not isinstance(num_validation, (int, np.integer)):
+        raise ValueError(f"num_validation must be a positive int, got {num_validation!r}")
+    if not 1 <= num_validation < dataset.num_train:
+        raise ValueError(
+            f"num_validation must be between 1 and {dataset.num_train - 1:,} (fewer than the training images), "
+            f"got {num_validation}"
+        )
+    order = np.random.default_rng(seed).permutation(dataset.num_train)
+    validation_indices = np.sort(order[:num_validation])
+    keep_indices = np.sort(order[num_validation:])
+    x_keep = dataset.x_train[keep_indices]
+    y_keep = dataset.y_train[keep_indices]
+    num_keep = len(keep_indices)
+    train_part = dataclasses.replace(
+        dataset,
+        x_train=x_keep,
+        y_train=y_keep,
+        description=f"{dataset.description}; training on {num_keep:,} images, {num_validation:,} held out "
+        f"for validation (seed {seed})",
+    )
+    validation_as_test = dataclasses.replace(
+        dataset,
+        x_train=x_keep,
+        y_train=y_keep,
+        x_test=dataset.x_train[validation_indices],
+        y_test=dataset.y_train[validation_indices],
+        description=f"{dataset.description}; training on {num_keep:,} images, validating on {num_validation:,} "
+        f"held-out training images (seed {seed}) in place of the test split",
+    )
+    return train_part, validation_as_test
+
+
+def channel_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of a set of images, in [0, 255] pixel units.
+
+    Why: the paper normalises inputs by subtracting the per-pixel mean; the common per-channel
+    variant also divides by the standard deviation so every input channel has unit scale. The
+    statistics must come from the training images only.
+
+    Args:
+        images: uint8 (or any numeric) array (N, H, W, 3) with N >= 1.
+
+    Returns:
+        ``(mean, std)``, each float32 of shape (3,) in pixel units, computed in float64.
+
+    Raises:
+        ValueError: if ``images`` is not a non-empty (N, H, W, 3) array.
+    """
+    if not isinstance(images, np.ndarray):
+        raise ValueError(f"images must be a numpy array, got {type(images).__name__}")
+    if images.ndim != 4 or images.shape[3] != 3 or images.shape[0] < 1:
+        raise ValueError(f"images must have shape (num_images, height, width, 3) with num_images >= 1, got {images.shape}")
+    total = np.zeros(3, dtype=np.float64)
+    total_of_squares = np.zeros(3, dtype=np.float64)
+    for start in range(0, len(images), _CHUNK_SIZE):
+        chunk = images[start : start + _CHUNK_SIZE].astype(np.float64)
+        total += chunk.sum(axis=(0, 1, 2))
+        total_of_squares += np.square(chunk).sum(axis=(0, 1, 2))
+    count = images.shape[0] * images.shape[1] * images.shape[2]
+    mean = total / count
+    variance = np.maximum(total_of_squares / count - np.square(mean), 0.0)
+    return mean.astype(np.float32), np.sqrt(variance).astype(np.float32)

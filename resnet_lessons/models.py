@@ -1,0 +1,200 @@
+"""Plain and residual networks, all made by one builder (chapters 1, 3 and 4).
+
+:func:`build_network` takes a stem, a list of :class:`Stage` sizes and a block function and returns a functional
+Keras model; every named network is a short recipe on top of it, as in ``keras.applications``' ``resnet.py`` and
+timm's ``resnet.py``. The CIFAR-10 family of the paper (Sec. 4.2) has ``6n + 2`` weighted layers: a 3x3 stem
+convolution with 16 filters, three stages of ``n`` two-layer blocks with 16, 32 and 64 filters on 32x32, 16x16 and
+8x8 maps, global average pooling and a 10-way dense layer.
+
+Models output *logits* (no softmax) unless asked otherwise: the loss applies the softmax in a numerically stable
+way, and a chapter that wants probabilities passes ``classifier_activation="softmax"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+
+import keras
+from keras import layers
+
+from resnet_lessons import blocks
+
+CIFAR_STAGE_FILTERS = (16, 32, 64)
+CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage of a network: ``blocks`` blocks with ``filters`` channels, the first one with ``strides``."""
+
+    blocks: int  # number of blocks in the stage
+    filters: int  # output channels of the stage's blocks (a bottleneck's inner width in the ImageNet family)
+    strides: int  # stride of the stage's first block; 2 halves the feature map
+
+    def __post_init__(self):
+        for field in ("blocks", "filters", "strides"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Stage.{field} must be a positive integer, got {value!r}")
+
+
+def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequence[Stage], block: Callable,
+                  num_classes: int, name: str, classifier_activation: str | None = None) -> keras.Model:
+    """Build ``stem -> stages of blocks -> global average pooling -> dense`` as a functional Keras model.
+
+    Stages are numbered from 2 (the stem is ``conv1``), as in the paper's Table 1 and ``keras.applications``, so the
+    first block is named ``conv2_block1``.
+
+    Args:
+        input_shape: ``(height, width, channels)`` of one image.
+        stem: ``stem(inputs) -> tensor``, the layers before the first stage.
+        stages: the stages, in order.
+        block: ``block(x, filters, strides, name=...) -> tensor``, e.g. a ``functools.partial`` of
+            :func:`resnet_lessons.blocks.basic_block`.
+        num_classes: outputs of the final dense layer.
+        name: the model's name.
+        classifier_activation: activation of the final layer; ``None`` returns logits.
+
+    Returns:
+        The (unbuilt-optimizer, uncompiled) ``keras.Model``.
+    """
+    input_shape = _validate_input_shape(input_shape)
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    if not stages:
+        raise ValueError("stages must name at least one Stage")
+    inputs = keras.Input(shape=input_shape, name="images")
+    x = stem(inputs)
+    for stage_number, stage in enumerate(stages, start=2):
+        for block_number in range(1, stage.blocks + 1):
+            strides = stage.strides if block_number == 1 else 1
+            x = block(x, stage.filters, strides, name=f"conv{stage_number}_block{block_number}")
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)  # (batch, channels)
+    outputs = layers.Dense(num_classes, activation=classifier_activation, name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def cifar_stem(inputs, *, use_bias: bool = False):
+    """The CIFAR nets' first layer: a 3x3 convolution with 16 filters, batch norm and ReLU (``conv1_*``)."""
+    x = blocks.conv_bn(inputs, CIFAR_STAGE_FILTERS[0], 3, 1, "conv1", use_bias=use_bias)  # (batch, H, W, 16)
+    return layers.Activation("relu", name="conv1_relu")(x)
+
+
+def blocks_per_stage(depth: int) -> int:
+    """Return ``n`` for a CIFAR net of ``depth = 6n + 2`` layers, or raise ``ValueError`` for any other depth.
+
+    Each of the three stages holds ``n`` blocks of two convolutions (``6n``), plus the stem and the dense layer.
+    """
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be of the form 6n + 2 with n >= 1 (8, 14, 20, 32, 56, 110, ...), got {depth!r}")
+    return (depth - 2) // 6
+
+
+def cifar_network(depth: int, *, residual: bool, shortcut: str = "A", num_classes: int = 10,
+                  input_shape: Sequence[int] = (32, 32, 3), zero_init_residual: bool = False,
+                  classifier_activation: str | None = None) -> keras.Model:
+    """A plain or residual CIFAR-10 network of ``depth = 6n + 2`` layers (the paper's Sec. 4.2).
+
+    Plain and residual nets of one depth have the same layers; the residual one adds shortcuts, which under option
+    A have no parameters, so both have exactly the same parameter count (269,722 trainable at depth 20).
+
+    Args:
+        depth: number of weighted layers, ``6n + 2``.
+        residual: residual blocks (a ResNet) or plain blocks (the paper's "plain" baseline).
+        shortcut: ``"A"`` (default, as in the paper's CIFAR experiments), ``"B"`` or ``"C"``; ignored when plain.
+        num_classes: number of classes.
+        input_shape: ``(height, width, 3)``; the quick profile uses smaller images than CIFAR's 32x32.
+        zero_init_residual: start every block's last batch-norm scale at zero (residual nets only).
+        classifier_activation: activation of the last layer; ``None`` gives logits.
+
+    Returns:
+        A ``keras.Model`` named ``resnet{depth}`` or ``plain{depth}``.
+    """
+    n = blocks_per_stage(depth)
+    shortcut = blocks.validate_shortcut(shortcut)
+    if zero_init_residual and not residual:
+        raise ValueError("zero_init_residual=True needs residual=True: a plain block has no residual branch")
+
+    def block(x, filters, strides, name):
+        return blocks.basic_block(x, filters, strides, name=name, residual=residual, shortcut_option=shortcut,
+                                  zero_init_residual=zero_init_residual)
+
+    stages = [Stage(n, filters, 1 if index == 0 else 2) for index, filters in enumerate(CIFAR_STAGE_FILTERS)]
+    return build_network(input_shape=input_shape, stem=cifar_stem, stages=stages, block=block,
+                         num_classes=num_classes, name=f"{'resnet' if residual else 'plain'}{depth}",
+                         classifier_activation=classifier_activation)
+
+
+def cifar_resnet(depth: int, **kwargs) -> keras.Model:
+    """A residual CIFAR net of ``depth`` layers; keyword arguments as in :func:`cifar_network`."""
+    return cifar_network(depth, residual=True, **kwargs)
+
+
+def cifar_plain(depth: int, **kwargs) -> keras.Model:
+    """A plain CIFAR net of ``depth`` layers (no shortcuts); keyword arguments as in :func:`cifar_network`."""
+    return cifar_network(depth, residual=False, **kwargs)
+
+
+def resnet20(**kwargs) -> keras.Model:
+    """ResNet-20 (n = 3), the smallest net of the paper's Table 6."""
+    return cifar_resnet(20, **kwargs)
+
+
+def resnet32(**kwargs) -> keras.Model:
+    """ResNet-32 (n = 5)."""
+    return cifar_resnet(32, **kwargs)
+
+
+def resnet44(**kwargs) -> keras.Model:
+    """ResNet-44 (n = 7)."""
+    return cifar_resnet(44, **kwargs)
+
+
+def resnet56(**kwargs) -> keras.Model:
+    """ResNet-56 (n = 9), the deep net of the paper's Fig. 1 and 6."""
+    return cifar_resnet(56, **kwargs)
+
+
+def resnet110(**kwargs) -> keras.Model:
+    """ResNet-110 (n = 18); the paper warms it up at learning rate 0.01."""
+    return cifar_resnet(110, **kwargs)
+
+
+def plain20(**kwargs) -> keras.Model:
+    """Plain-20: ResNet-20's layers without shortcuts."""
+    return cifar_plain(20, **kwargs)
+
+
+def plain56(**kwargs) -> keras.Model:
+    """Plain-56: ResNet-56's layers without shortcuts; trains worse than plain-20 (the degradation problem)."""
+    return cifar_plain(56, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterCounts:
+    """A model's parameter counts, as the paper and ``model.summary()`` report them."""
+
+    trainable: int  # weights that SGD updates (the paper's counts)
+    non_trainable: int  # batch norm's moving mean and variance
+    total: int
+
+
+def count_parameters(model: keras.Model) -> ParameterCounts:
+    """Count the trainable, non-trainable and total parameters of a built model."""
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"expected a keras.Model, got {type(model).__name__}")
+    trainable = sum(math.prod(weight.shape) for weight in model.trainable_weights)
+    non_trainable = sum(math.prod(weight.shape) for weight in model.non_trainable_weights)
+    return ParameterCounts(trainable=trainable, non_trainable=non_trainable, total=trainable + non_trainable)
+
+
+def _validate_input_shape(input_shape):
+    try:
+        shape = tuple(int(size) for size in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}") from None
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"input_shape must be (height, width, channels) of positive sizes, got {input_shape!r}")
+    return shape

@@ -1,0 +1,110 @@
+"""Figures the chapters share: training curves of several runs on one set of axes, and image grids.
+
+Functions draw on a given ``matplotlib`` axes (or a new figure) and return the figure, so a notebook can place
+them side by side; nothing here changes matplotlib's global settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from resnet_lessons.train import TrainingHistory
+
+_X_AXES = {"iterations": "iterations (SGD steps)", "epochs": "epochs"}
+_METRICS = {"error": ("error (%)", 100.0), "loss": ("cross-entropy loss", 1.0)}
+
+
+def plot_training_curves(histories: Sequence[TrainingHistory], *, metric: str = "error", x: str = "iterations",
+                         splits: Sequence[str] = ("train", "test"), title: str | None = None, ax=None):
+    """Plot training and test curves of several runs on shared axes, one colour per run.
+
+    As in the paper's Fig. 1 and 6, the training curve is thin and dashed and the test curve bold, so a reader sees
+    at a glance whether a deeper net is worse on the *training* set too (degradation, not overfitting).
+
+    Args:
+        histories: the runs, each a :class:`~resnet_lessons.train.TrainingHistory`.
+        metric: ``"error"`` (in percent) or ``"loss"``.
+        x: ``"iterations"`` (the paper's axis) or ``"epochs"``.
+        splits: which curves to draw per run: ``"train"``, ``"test"`` or both.
+        title: the figure's title; state the finding, e.g. "Plain-56 trains worse than plain-20".
+        ax: axes to draw on; a new figure is made when ``None``.
+
+    Returns:
+        The ``matplotlib`` figure.
+    """
+    histories = list(histories) if not isinstance(histories, TrainingHistory) else [histories]
+    if not histories or not all(isinstance(history, TrainingHistory) for history in histories):
+        raise ValueError("histories must be a non-empty sequence of TrainingHistory objects")
+    if metric not in _METRICS:
+        raise ValueError(f"unknown metric {metric!r}: expected one of {', '.join(_METRICS)}")
+    if x not in _X_AXES:
+        raise ValueError(f"unknown x axis {x!r}: expected one of {', '.join(_X_AXES)}")
+    unknown = [split for split in splits if split not in ("train", "test")]
+    if unknown or not splits:
+        raise ValueError(f"splits must be a non-empty selection of 'train' and 'test', got {tuple(splits)!r}")
+
+    figure, ax = _figure_and_axes(ax)
+    label, scale = _METRICS[metric]
+    styles = {"train": {"linestyle": "--", "linewidth": 1.2}, "test": {"linestyle": "-", "linewidth": 2.4}}
+    for index, history in enumerate(histories):
+        color = f"C{index}"
+        x_values = getattr(history, x)
+        for split in splits:
+            values = scale * np.asarray(getattr(history, f"{split}_{metric}"))
+            ax.plot(x_values, values, color=color, label=f"{history.label} ({split})", **styles[split])
+    ax.set_xlabel(_X_AXES[x])
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    profiles = sorted({history.profile for history in histories})
+    ax.set_title(title or f"{label} under profile {', '.join(profiles)}")
+    return figure
+
+
+def show_images(images: np.ndarray, labels: Sequence[int] | None = None, class_names: Sequence[str] | None = None,
+                *, columns: int = 8, title: str | None = None, ax_size: float = 1.2):
+    """Show images (uint8 or floats in [0, 1]) in a grid, each titled with its class name.
+
+    Args:
+        images: ``(N, H, W, 3)``.
+        labels: ``N`` class indices, or ``None`` for no titles.
+        class_names: names for the class indices; the index itself is shown when ``None``.
+        columns: images per row.
+        title: the figure's title.
+        ax_size: inches per image.
+
+    Returns:
+        The ``matplotlib`` figure.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
+        raise ValueError(f"images must have shape (N, height, width, 3) with N >= 1, got {images.shape}")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"got {len(labels)} labels for {len(images)} images")
+    if not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be a positive integer, got {columns!r}")
+    columns = min(columns, len(images))
+    rows = -(-len(images) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * ax_size, rows * (ax_size + 0.25)), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index >= len(images):
+            continue
+        ax.imshow(images[index], interpolation="nearest")
+        if labels is not None:
+            label = int(labels[index])
+            ax.set_title(class_names[label] if class_names is not None else str(label), fontsize=8)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def _figure_and_axes(ax):
+    if ax is None:
+        figure, ax = plt.subplots(figsize=(7, 4.5))
+        return figure, ax
+    return ax.figure, ax

@@ -1,0 +1,155 @@
+"""Training profiles: the paper's recipe and a quick version of it for a laptop CPU (every training chapter).
+
+A profile is a frozen :class:`TrainConfig`; notebooks pick one by name, and the ``RESNET_LESSONS_PROFILE``
+environment variable changes the default for a whole run of the book (``RESNET_LESSONS_PROFILE=paper`` on a GPU
+reproduces the paper's schedule with the same code). A chapter that needs a variation derives it with
+``dataclasses.replace(config, epochs=...)`` so the change is visible in the notebook.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+
+PROFILE_ENVIRONMENT_VARIABLE = "RESNET_LESSONS_PROFILE"
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _require(condition: bool, field: str, value, expected: str):
+    if not condition:
+        raise ValueError(f"TrainConfig.{field} must be {expected}, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how a network is trained, so two runs under one config are comparable."""
+
+    name: str  # shown on figures and in histories
+    epochs: int  # passes over the (sub)set of training images
+    batch_size: int  # images per SGD step (the paper: 128)
+    learning_rate: float  # after warm-up, before the first decay (the paper: 0.1)
+    momentum: float  # SGD momentum (the paper: 0.9)
+    weight_decay: float  # L2 coefficient on conv and dense kernels, added to the gradient (the paper: 1e-4)
+    decay_epochs: tuple[int, ...]  # epochs after which the learning rate is divided by 10
+    warmup_iterations: int  # steps before the full learning rate (the paper: 400, for ResNet-110 only)
+    warmup_learning_rate: float  # learning rate during warm-up (the paper: 0.01)
+    train_examples: int | None  # first N training images (None: all; the paper: 45,000 after a 5k validation split)
+    test_examples: int | None  # first N test images (None: all)
+    validation_examples: int  # held out from the training images and used as the test split (the paper: 5,000)
+    image_size: int  # side of the images the nets see; CIFAR's 32 is area-downsampled to it when smaller
+    augment: bool  # the paper's pad-crop-flip augmentation
+    jit_compile: bool | str  # XLA: "auto" uses it on a GPU and not on a CPU, where it does not pay off
+
+    def __post_init__(self):
+        _require(isinstance(self.name, str) and self.name, "name", self.name, "a non-empty string")
+        for field in ("epochs", "batch_size", "image_size"):
+            value = getattr(self, field)
+            _require(_is_int(value) and value >= 1, field, value, "a positive integer")
+        for field in ("learning_rate", "warmup_learning_rate"):
+            value = getattr(self, field)
+            _require(_is_number(value) and value > 0, field, value, "a positive number")
+        _require(_is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum, "in [0, 1)")
+        _require(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay", self.weight_decay,
+                 "a number >= 0")
+        _require(_is_int(self.warmup_iterations) and self.warmup_iterations >= 0, "warmup_iterations",
+                 self.warmup_iterations, "an integer >= 0")
+        _require(_is_int(self.validation_examples) and self.validation_examples >= 0, "validation_examples",
+                 self.validation_examples, "an integer >= 0")
+        for field in ("train_examples", "test_examples"):
+            value = getattr(self, field)
+            _require(value is None or (_is_int(value) and value >= 1), field, value, "None or a positive integer")
+        decay = self.decay_epochs
+        _require(isinstance(decay, tuple) and all(_is_int(e) and 0 < e for e in decay)
+                 and list(decay) == sorted(set(decay)), "decay_epochs", decay,
+                 "a tuple of increasing positive epoch numbers")
+        _require(isinstance(self.augment, bool), "augment", self.augment, "True or False")
+        _require(self.jit_compile in (True, False, "auto"), "jit_compile", self.jit_compile, "True, False or 'auto'")
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """The ``(height, width, 3)`` a model trained under this profile takes."""
+        return (self.image_size, self.image_size, 3)
+
+    def learning_rate_at(self, iteration: int, steps_per_epoch: int) -> float:
+        """The learning rate of SGD step ``iteration`` (counted from 0): warm-up, then steps of /10."""
+        if iteration < self.warmup_iterations:
+            return self.warmup_learning_rate
+        decays = sum(iteration >= epoch * steps_per_epoch for epoch in self.decay_epochs)
+        return self.learning_rate * 0.1**decays
+
+    def describe(self) -> str:
+        """One line for figure captions and logs."""
+        data = f"{self.train_examples:,}" if self.train_examples else "all"
+        return (f"profile '{self.name}': {self.epochs} epochs, batch {self.batch_size}, lr {self.learning_rate:g}, "
+                f"{data} training images at {self.image_size}x{self.image_size}")
+
+
+# The paper's CIFAR-10 recipe (Sec. 4.2): 64k iterations of batch 128 on 45k images is 182 epochs of 351 steps;
+# the divisions by 10 at 32k and 48k iterations fall after epochs 91 and 137.
+PAPER = TrainConfig(
+    name="paper",
+    epochs=182,
+    batch_size=128,
+    learning_rate=0.1,
+    momentum=0.9,
+    weight_decay=1e-4,
+    decay_epochs=(91, 137),
+    warmup_iterations=0,
+    warmup_learning_rate=0.01,
+    train_examples=None,
+    test_examples=None,
+    validation_examples=5_000,
+    image_size=32,
+    augment=True,
+    jit_compile="auto",
+)
+
+# Minutes on two CPU cores. The recipe's shape is kept (SGD with momentum and weight decay, a warm-up, a step decay)
+# but scaled down: 4,096 images at 16x16 (a 32x32 image costs four times as much), a short warm-up because deep nets
+# at a large learning rate can diverge in their first steps, and no augmentation, which only pays off over long runs.
+QUICK = TrainConfig(
+    name="quick",
+    epochs=8,
+    batch_size=128,
+    learning_rate=0.05,
+    momentum=0.9,
+    weight_decay=1e-4,
+    decay_epochs=(6,),
+    warmup_iterations=32,
+    warmup_learning_rate=0.01,
+    train_examples=4_096,
+    test_examples=1_024,
+    validation_examples=0,
+    image_size=16,
+    augment=False,
+    jit_compile="auto",
+)
+
+PROFILES = {config.name: config for config in (QUICK, PAPER)}
+DEFAULT_PROFILE = "quick"
+
+
+def get_profile(name: str | None = None) -> TrainConfig:
+    """Return the profile called ``name``; by default the one in ``RESNET_LESSONS_PROFILE``, else ``"quick"``.
+
+    Raises:
+        ValueError: for a name that is not a profile, naming the ones there are.
+    """
+    if name is None:
+        name = os.environ.get(PROFILE_ENVIRONMENT_VARIABLE, "").strip() or DEFAULT_PROFILE
+        source = f" (from ${PROFILE_ENVIRONMENT_VARIABLE})" if os.environ.get(PROFILE_ENVIRONMENT_VARIABLE) else ""
+    else:
+        source = ""
+    if isinstance(name, TrainConfig):
+        return name
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}{source}: expected one of {', '.join(sorted(PROFILES))}")
+    return PROFILES[name]

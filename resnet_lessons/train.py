@@ -1,0 +1,475 @@
+"""Training a network under a profile, with progress, a history and checkpoints that survive interruptions.
+
+:func:`train` is the one training function of the book. It applies a :class:`~resnet_lessons.profiles.TrainConfig`
+to a data set (subset, image size, validation split), trains with the paper's optimiser (SGD with momentum and
+L2 weight decay, warm-up, step decay), prints one line per epoch, and returns a :class:`TrainingHistory` of
+training and test loss and error per epoch.
+
+Given a ``checkpoint_dir`` it saves the weights, the optimiser's state and the history after every epoch, and a
+later call with the same directory continues after the last finished epoch (a Colab disconnect or a Ctrl-C loses
+at most the epoch in progress). Because the input pipeline draws each epoch's order and augmentation from
+``(seed, epoch)`` alone, a resumed run sees exactly the batches the uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+import shutil
+import time
+
+import keras
+import numpy as np
+
+from resnet_lessons import data, pipeline, profiles
+
+RUN_FILE = "run.json"
+
+
+# --------------------------------------------------------------------------------------------- the optimiser
+
+@keras.saving.register_keras_serializable(package="resnet_lessons")
+class SGDWithL2(keras.optimizers.SGD):
+    """SGD with momentum and *coupled* L2 weight decay on kernels, as in the paper's Caffe setup.
+
+    The paper's "weight decay of 0.0001" adds ``l2 * w`` to the gradient *before* momentum. Keras' built-in
+    ``weight_decay`` argument is the decoupled form (AdamW style), which shrinks weights ``1 / (1 - momentum)`` = 10
+    times less at momentum 0.9. Only convolution and dense kernels decay; batch-norm scales and biases do not.
+
+    Args:
+        l2: the coefficient added to kernels' gradients (the paper: 1e-4).
+        **kwargs: passed on to ``keras.optimizers.SGD`` (``learning_rate``, ``momentum``, ...).
+    """
+
+    def __init__(self, l2: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(l2, (int, float)) or l2 < 0:
+            raise ValueError(f"l2 must be a number >= 0, got {l2!r}")
+        self.l2 = float(l2)
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.l2 and _is_kernel(variable):
+            gradient = keras.ops.add(gradient, keras.ops.multiply(self.l2, variable))
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "l2": self.l2}
+
+
+def _is_kernel(variable) -> bool:
+    """True for a conv or dense kernel; the TensorFlow backend hands over names like ``conv1_conv/kernel:0``."""
+    return variable.name.split(":")[0].rsplit("/", 1)[-1] == "kernel"
+
+
+@keras.saving.register_keras_serializable(package="resnet_lessons")
+class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """A constant warm-up learning rate, then ``learning_rate`` divided by 10 at each boundary (in iterations)."""
+
+    def __init__(self, learning_rate: float, boundaries: tuple[int, ...], warmup_iterations: int = 0,
+                 warmup_learning_rate: float = 0.01):
+        self.learning_rate = float(learning_rate)
+        self.boundaries = tuple(int(boundary) for boundary in boundaries)
+        self.warmup_iterations = int(warmup_iterations)
+        self.warmup_learning_rate = float(warmup_learning_rate)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        decays = sum(keras.ops.cast(step >= boundary, "float32") for boundary in self.boundaries)
+        rate = self.learning_rate * keras.ops.power(0.1, decays)
+        return keras.ops.where(step < self.warmup_iterations, self.warmup_learning_rate, rate)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "boundaries": self.boundaries,
+                "warmup_iterations": self.warmup_iterations, "warmup_learning_rate": self.warmup_learning_rate}
+
+
+def compile_for_training(model: keras.Model, config: profiles.TrainConfig, steps_per_epoch: int) -> None:
+    """Compile ``model`` with the profile's optimiser, schedule, loss (on logits) and accuracy metric."""
+    schedule = WarmupStepDecay(config.learning_rate,
+                               tuple(epoch * steps_per_epoch for epoch in config.decay_epochs),
+                               config.warmup_iterations, config.warmup_learning_rate)
+    model.compile(
+        optimizer=SGDWithL2(l2=config.weight_decay, learning_rate=schedule, momentum=config.momentum),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit_compile,
+    )
+
+
+# --------------------------------------------------------------------------------------------- the history
+
+@dataclasses.dataclass
+class TrainingHistory:
+    """Per-epoch results of one training run; errors are fractions in [0, 1] (plots show percent).
+
+    The training loss and error are averages over the epoch's batches, measured while the weights change (the thin
+    curves of the paper's figures); the test ones are measured on the test split after the epoch.
+    """
+
+    label: str  # the run's name on plots, e.g. "plain-20"
+    profile: str  # the TrainConfig's name
+    data_description: str  # which data produced the numbers
+    seed: int
+    steps_per_epoch: int
+    epochs: list[int] = dataclasses.field(default_factory=list)  # 1-based epoch numbers
+    train_loss: list[float] = dataclasses.field(default_factory=list)
+    train_error: list[float] = dataclasses.field(default_factory=list)
+    test_loss: list[float] = dataclasses.field(default_factory=list)
+    test_error: list[float] = dataclasses.field(default_factory=list)
+    learning_rate: list[float] = dataclasses.field(default_factory=list)  # at the epoch's last step
+    seconds: list[float] = dataclasses.field(default_factory=list)  # wall time of each epoch, evaluation included
+
+    @property
+    def iterations(self) -> list[int]:
+        """SGD steps done at the end of each epoch: the paper's x axis."""
+        return [epoch * self.steps_per_epoch for epoch in self.epochs]
+
+    @property
+    def total_seconds(self) -> float:
+        return float(sum(self.seconds))
+
+    def append(self, *, epoch, train_loss, train_error, test_loss, test_error, learning_rate, seconds) -> None:
+        """Record one finished epoch."""
+        self.epochs.append(int(epoch))
+        self.train_loss.append(float(train_loss))
+        self.train_error.append(float(train_error))
+        self.test_loss.append(float(test_loss))
+        self.test_error.append(float(test_error))
+        self.learning_rate.append(float(learning_rate))
+        self.seconds.append(float(seconds))
+
+    def final(self, metric: str) -> float:
+        """The last epoch's value of ``metric`` (``"train_error"``, ``"test_loss"``, ...)."""
+        if metric not in _METRICS:
+            raise ValueError(f"unknown metric {metric!r}: expected one of {', '.join(_METRICS)}")
+        values = getattr(self, metric)
+        if not values:
+            raise ValueError(f"history {self.label!r} has no finished epoch yet")
+        return values[-1]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainingHistory":
+        return cls(**values)
+
+    def save(self, path) -> None:
+        """Write the history as JSON (atomically: a crash never leaves half a file)."""
+        _write_json_atomically(pathlib.Path(path), self.to_dict())
+
+    @classmethod
+    def load(cls, path) -> "TrainingHistory":
+        return cls.from_dict(json.loads(pathlib.Path(path).read_text()))
+
+
+_METRICS = ("train_loss", "train_error", "test_loss", "test_error", "learning_rate", "seconds")
+
+
+# --------------------------------------------------------------------------------------------- data under a profile
+
+@dataclasses.dataclass(frozen=True)
+class PreparedData:
+    """The arrays a run trains and tests on after a profile has been applied, with their normalisation."""
+
+    dataset: data.ImageDataset  # subset, resized, and (if asked) with the validation split as its test split
+    mean: np.ndarray  # per-channel mean of the training images, shape (3,)
+    std: np.ndarray  # per-channel standard deviation, shape (3,)
+    description: str  # one line saying which data this is
+
+
+def prepare_data(dataset: data.ImageDataset, config: profiles.TrainConfig, *, seed: int = 0) -> PreparedData:
+    """Apply a profile's data settings: validation split, number of examples, image size; then channel statistics.
+
+    With ``config.validation_examples > 0`` (the paper's 45k/5k split) the held-out training images become the test
+    split, so the real test set is not looked at while tuning.
+    """
+    if not isinstance(dataset, data.ImageDataset):
+        raise ValueError(f"dataset must be a resnet_lessons.data.ImageDataset, got {type(dataset).__name__}")
+    config = profiles.get_profile(config)
+    description = dataset.description
+    if config.validation_examples:
+        dataset, validation = data.split_validation(dataset, config.validation_examples, seed=seed)
+        dataset = dataclasses.replace(dataset, x_test=validation.x_test, y_test=validation.y_test)
+        description += f"; {config.validation_examples:,} training images held out as the test split"
+    dataset = data.subset(dataset, _at_most(config.train_examples, dataset.num_train),
+                          _at_most(config.test_examples, dataset.num_test))
+    dataset = data.resize(dataset, config.image_size)
+    mean, std = data.channel_statistics(dataset.x_train)
+    description += (f"; using {dataset.num_train:,} training / {dataset.num_test:,} test images "
+                    f"at {config.image_size}x{config.image_size}")
+    return PreparedData(dataset=dataset, mean=mean, std=std, description=description)
+
+
+def _at_most(limit, available):
+    return None if limit is None else min(limit, available)
+
+
+# --------------------------------------------------------------------------------------------- training
+
+def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.TrainConfig | str | None = None, *,
+          seed: int = 0, checkpoint_dir=None, label: str | None = None, verbose: bool = True,
+          callbacks: list | None = None) -> TrainingHistory:
+    """Train ``model`` on ``dataset`` under ``config`` and return its per-epoch history.
+
+    Args:
+        model: an uncompiled (or compiled: it is recompiled) Keras model taking ``config.input_shape`` images and
+            returning logits.
+        dataset: the full data set; the profile picks the subset, image size and validation split.
+        config: a ``TrainConfig`` or a profile name; ``None`` is the profile in ``$RESNET_LESSONS_PROFILE``
+            (default ``"quick"``).
+        seed: decides the order and augmentation of every epoch (weights are decided when the model is built: call
+            :func:`resnet_lessons.seeding.set_seed` before building it).
+        checkpoint_dir: if given, a folder where each finished epoch is saved; a later call with the same folder,
+            model architecture, config and seed resumes after the last saved epoch, and returns at once if the run
+            is complete.
+        label: the run's name in the history and on plots; defaults to the model's name.
+        verbose: print a line per epoch (and every 30 s within a long epoch).
+        callbacks: more Keras callbacks, run after the checkpoint is saved.
+
+    Returns:
+        The :class:`TrainingHistory` of all epochs, the resumed ones included.
+    """
+    config = profiles.get_profile(config)
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    prepared = prepare_data(dataset, config, seed=seed)
+    _check_model_fits(model, prepared.dataset, config)
+    train_set = prepared.dataset
+    steps = pipeline.steps_per_epoch(train_set.num_train, config.batch_size)
+    history = TrainingHistory(label=label or model.name, profile=config.name, data_description=prepared.description,
+                              seed=seed, steps_per_epoch=steps)
+    compile_for_training(model, config, steps)
+
+    checkpoint = _Checkpoint(pathlib.Path(checkpoint_dir), model, config, seed, history) if checkpoint_dir else None
+    if checkpoint is not None:
+        history = checkpoint.restore()
+    first_epoch = len(history.epochs)
+    if verbose:
+        print(f"Training {history.label} ({model.count_params():,} parameters) under {config.describe()}")
+        print(f"Data: {prepared.description}")
+        if first_epoch:
+            print(f"Resuming from {checkpoint.directory} after epoch {first_epoch} of {config.epochs}")
+    if first_epoch >= config.epochs:
+        if verbose:
+            print(f"All {config.epochs} epochs were already done: nothing to train.")
+        return history
+
+    train_batches = pipeline.train_pipeline(train_set.x_train, train_set.y_train, batch_size=config.batch_size,
+                                            mean=prepared.mean, std=prepared.std, seed=seed,
+                                            first_epoch=first_epoch, epochs=config.epochs, augment=config.augment)
+    test_batches = pipeline.eval_pipeline(train_set.x_test, train_set.y_test, batch_size=config.batch_size,
+                                          mean=prepared.mean, std=prepared.std)
+    recorder = _HistoryRecorder(history, config)
+    own_callbacks = [recorder] + ([checkpoint] if checkpoint else []) + ([_Progress(history, config)] if verbose
+                                                                          else [])
+    model.fit(train_batches, validation_data=test_batches, epochs=config.epochs, initial_epoch=first_epoch,
+              steps_per_epoch=steps, callbacks=own_callbacks + list(callbacks or []), shuffle=False, verbose=0)
+    return history
+
+
+def _check_model_fits(model, dataset, config):
+    expected = (dataset.image_size, dataset.image_size, 3)
+    if tuple(model.input_shape[1:]) != expected:
+        raise ValueError(
+            f"model {model.name!r} takes inputs of shape {tuple(model.input_shape[1:])}, but profile "
+            f"{config.name!r} trains on {expected} images: build it with input_shape=config.input_shape")
+    if model.output_shape[-1] != dataset.num_classes:
+        raise ValueError(f"model {model.name!r} has {model.output_shape[-1]} outputs, but the data set has "
+                         f"{dataset.num_classes} classes")
+
+
+class _HistoryRecorder(keras.callbacks.Callback):
+    """Appends each finished epoch to the history (before the checkpoint saves it)."""
+
+    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig):
+        super().__init__()
+        self.history_ = history
+        self.config = config
+        self.epoch_started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        steps = self.history_.steps_per_epoch
+        self.history_.append(
+            epoch=epoch + 1,
+            train_loss=logs["loss"], train_error=1.0 - logs["accuracy"],
+            test_loss=logs["val_loss"], test_error=1.0 - logs["val_accuracy"],
+            learning_rate=self.config.learning_rate_at((epoch + 1) * steps - 1, steps),
+            seconds=time.perf_counter() - self.epoch_started,
+        )
+
+
+class _Progress(keras.callbacks.Callback):
+    """One line per epoch, plus a line every ``interval`` seconds inside long epochs (so Colab shows life)."""
+
+    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, interval: float = 30.0):
+        super().__init__()
+        self.history_ = history
+        self.config = config
+        self.interval = interval
+        self.last_report = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.last_report = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if now - self.last_report >= self.interval:
+            self.last_report = now
+            steps = self.history_.steps_per_epoch
+            print(f"  {self.history_.label} epoch {len(self.history_.epochs) + 1}: step {batch + 1}/{steps} "
+                  f"({100 * (batch + 1) / steps:.0f} %), loss {logs['loss']:.3f}", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        h = self.history_
+        print(f"{h.label} epoch {h.epochs[-1]:>3}/{self.config.epochs}: "
+              f"train loss {h.train_loss[-1]:.3f} error {100 * h.train_error[-1]:5.1f} % | "
+              f"test loss {h.test_loss[-1]:.3f} error {100 * h.test_error[-1]:5.1f} % | "
+              f"lr {h.learning_rate[-1]:.3g} | {h.seconds[-1]:.1f} s", flush=True)
+
+
+# --------------------------------------------------------------------------------------------- checkpoints
+
+class _Checkpoint(keras.callbacks.Callback):
+    """Saves weights (with the optimiser's state) and history after every epoch; restores them at a run's start.
+
+    Each epoch is written to a fresh folder ``epoch-NNNN``, and only then does ``run.json`` (replaced atomically)
+    point to it; the previous folder is removed afterwards. An interruption at any moment leaves ``run.json``
+    pointing to a complete epoch.
+    """
+
+    def __init__(self, directory: pathlib.Path, model, config, seed, history):
+        super().__init__()
+        self.directory = directory
+        self.model_ = model
+        # What makes two runs the same run, as JSON would store it (tuples become lists).
+        self.identity = json.loads(json.dumps({"model": model.name, "parameters": model.count_params(),
+                                               "config": dataclasses.asdict(config), "seed": seed,
+                                               "data": history.data_description}))
+        self.history_ = history
+
+    def restore(self) -> TrainingHistory:
+        run_file = self.directory / RUN_FILE
+        if not run_file.exists():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            return self.history_
+        saved = json.loads(run_file.read_text())
+        differences = [key for key in self.identity if saved.get(key) != self.identity[key]]
+        if differences:
+            raise ValueError(
+                f"checkpoint {self.directory} belongs to another run (its {', '.join(differences)} differ from this "
+                f"one's); use another checkpoint_dir, or delete this one to start again")
+        epoch_folder = self.directory / saved["latest"]
+        # Keras saves a compiled model's optimizer state with its weights; it restores it only into a built optimizer.
+        optimizer = self.model_.optimizer
+        optimizer.build(self.model_.trainable_variables)
+        self.model_.load_weights(epoch_folder / "model.weights.h5")
+        expected_iterations = saved["epochs_done"] * self.history_.steps_per_epoch
+        if int(optimizer.iterations) != expected_iterations:
+            raise ValueError(f"checkpoint {epoch_folder} restored the optimizer at step {int(optimizer.iterations)}, "
+                             f"expected {expected_iterations}: the checkpoint is damaged; delete it to start again")
+        history = TrainingHistory.load(epoch_folder / "history.json")
+        self.history_.__dict__.update(history.__dict__)
+        return self.history_
+
+    def on_epoch_end(self, epoch, logs=None):
+        folder_name = f"epoch-{epoch + 1:04d}"
+        folder = self.directory / folder_name
+        staging = self.directory / f".{folder_name}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        self.model_.save_weights(staging / "model.weights.h5")  # the optimizer's state included
+        self.history_.save(staging / "history.json")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(staging, folder)
+        run_file = self.directory / RUN_FILE
+        previous = json.loads(run_file.read_text())["latest"] if run_file.exists() else None
+        _write_json_atomically(run_file, {**self.identity, "latest": folder_name, "epochs_done": epoch + 1})
+        if previous and previous != folder_name:
+            shutil.rmtree(self.directory / previous, ignore_errors=True)
+
+
+def _write_json_atomically(path: pathlib.Path, values: dict) -> None:
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_text(json.dumps(values, indent=1))
+    os.replace(temporary, path)
+
+
+# --------------------------------------------------------------------------------------------- time estimates
+
+@dataclasses.dataclass(frozen=True)
+class TimeEstimate:
+    """How long a training run will take here, from a few measured steps."""
+
+    seconds_per_step: float  # one SGD step of ``batch_size`` images
+    seconds_per_evaluation: float  # one pass over the test split
+    steps_per_epoch: int
+    epochs: int
+    batch_size: int
+
+    @property
+    def images_per_second(self) -> float:
+        return self.batch_size / self.seconds_per_step
+
+    @property
+    def total_seconds(self) -> float:
+        return self.epochs * (self.steps_per_epoch * self.seconds_per_step + self.seconds_per_evaluation)
+
+    def describe(self) -> str:
+        return (f"{self.seconds_per_step * 1000:.0f} ms per step ({self.images_per_second:,.0f} images/s); "
+                f"{self.epochs} epochs of {self.steps_per_epoch} steps: about {self.total_seconds / 60:.1f} "
+                f"minutes here")
+
+
+def estimate_training_time(model: keras.Model, dataset: data.ImageDataset,
+                           config: profiles.TrainConfig | str | None = None, *, burn_in_steps: int = 2,
+                           measured_steps: int = 5) -> TimeEstimate:
+    """Time a few training steps on a copy of ``model`` and extrapolate to the whole run under ``config``.
+
+    The copy (fresh weights, same architecture) takes the steps, so ``model`` itself is left untouched. The first
+    ``burn_in_steps`` are not timed: they include tracing and compiling the step function.
+    """
+    config = profiles.get_profile(config)
+    for name, value, least in (("burn_in_steps", burn_in_steps, 0), ("measured_steps", measured_steps, 1)):
+        if not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    prepared = prepare_data(dataset, config)
+    _check_model_fits(model, prepared.dataset, config)
+    train_set = prepared.dataset
+    steps = pipeline.steps_per_epoch(train_set.num_train, config.batch_size)
+    copy = keras.models.clone_model(model)
+    compile_for_training(copy, config, steps)
+    batches = pipeline.train_pipeline(train_set.x_train, train_set.y_train, batch_size=config.batch_size,
+                                      mean=prepared.mean, std=prepared.std, seed=0, augment=config.augment).repeat()
+    timer = _StepTimer()
+    copy.fit(batches, epochs=1, steps_per_epoch=burn_in_steps + measured_steps, callbacks=[timer], shuffle=False,
+             verbose=0)
+    step_times = np.diff(timer.times)[burn_in_steps:]
+    test_batches = pipeline.eval_pipeline(train_set.x_test, train_set.y_test, batch_size=config.batch_size,
+                                          mean=prepared.mean, std=prepared.std)
+    # Evaluation: trace on one batch, time a few, extrapolate to the whole test split.
+    copy.evaluate(test_batches.take(1), verbose=0)
+    timed_batches = min(measured_steps, math.ceil(train_set.num_test / config.batch_size))
+    started = time.perf_counter()
+    copy.evaluate(test_batches.take(timed_batches), verbose=0)
+    seconds_per_evaluation = (time.perf_counter() - started) * train_set.num_test / min(
+        train_set.num_test, timed_batches * config.batch_size)
+    return TimeEstimate(seconds_per_step=float(np.median(step_times)), seconds_per_evaluation=seconds_per_evaluation,
+                        steps_per_epoch=steps, epochs=config.epochs, batch_size=config.batch_size)
+
+
+class _StepTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.times = [time.perf_counter()]
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter())

@@ -1,0 +1,260 @@
+"""Tests of resnet_lessons.cifar10: the batch-file reader, the Keras cache lookup and the offline fast-fail."""
+
+import pickle
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from resnet_lessons import cifar10
+
+IMAGES_PER_BATCH = 3
+
+
+def make_batch(first_label, num_images=IMAGES_PER_BATCH, seed=0):
+    """A small batch in CIFAR-10's own format, and the NHWC images it should read back as."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(num_images, 32, 32, 3), dtype=np.uint8)  # (N, H, W, C)
+    # CIFAR-10 stores each image as its red plane, then green, then blue, each row-major
+    rows = images.transpose(0, 3, 1, 2).reshape(num_images, 3072)
+    labels = [(first_label + index) % 10 for index in range(num_images)]
+    return {b"batch_label": b"test batch", b"data": rows, b"labels": labels}, images, np.array(labels)
+
+
+def write_cifar_directory(directory):
+    """Write data_batch_1..5 and test_batch into ``directory``; return the expected arrays."""
+    directory.mkdir(parents=True, exist_ok=True)
+    expected_train_images, expected_train_labels = [], []
+    for index, file_name in enumerate(cifar10.TRAIN_BATCH_FILES):
+        content, images, labels = make_batch(first_label=index, seed=index)
+        (directory / file_name).write_bytes(pickle.dumps(content, protocol=2))
+        expected_train_images.append(images)
+        expected_train_labels.append(labels)
+    content, test_images, test_labels = make_batch(first_label=7, num_images=2, seed=99)
+    (directory / cifar10.TEST_BATCH_FILE).write_bytes(pickle.dumps(content, protocol=2))
+    return np.concatenate(expected_train_images), np.concatenate(expected_train_labels), test_images, test_labels
+
+
+def test_read_cifar10_directory_reproduces_pixels_and_labels(tmp_path):
+    x_train, y_train, x_test, y_test = write_cifar_directory(tmp_path / "cifar-10-batches-py")
+    dataset = cifar10.read_cifar10_directory(tmp_path / "cifar-10-batches-py")
+    assert dataset.name == "cifar10"
+    assert dataset.x_train.shape == (5 * IMAGES_PER_BATCH, 32, 32, 3)
+    assert dataset.x_train.dtype == np.uint8 and dataset.y_train.dtype == np.int32
+    np.testing.assert_array_equal(dataset.x_train, x_train)
+    np.testing.assert_array_equal(dataset.y_train, y_train)
+    np.testing.assert_array_equal(dataset.x_test, x_test)
+    np.testing.assert_array_equal(dataset.y_test, y_test)
+    assert dataset.class_names[0] == "airplane" and dataset.num_classes == 10
+
+
+def test_read_cifar10_directory_converts_colour_planes_to_channels_last(tmp_path):
+    directory = tmp_path / "batches"
+    write_cifar_directory(directory)
+    # one image whose red plane is 10, green 20, blue 30, with one marked pixel at row 1, column 2
+    row = np.concatenate([np.full(1024, 10), np.full(1024, 20), np.full(1024, 30)]).astype(np.uint8)
+    row[1 * 32 + 2] = 200  # red plane, row 1, column 2
+    content = {b"data": row[np.newaxis, :], b"labels": [3]}
+    (directory / "test_batch").write_bytes(pickle.dumps(content, protocol=2))
+    dataset = cifar10.read_cifar10_directory(directory)
+    image = dataset.x_test[0]
+    assert image.shape == (32, 32, 3)
+    assert tuple(image[0, 0]) == (10, 20, 30)
+    assert tuple(image[1, 2]) == (200, 20, 30)
+    assert tuple(image[2, 1]) == (10, 20, 30)
+
+
+def test_read_cifar10_directory_accepts_python3_pickles_with_str_keys(tmp_path):
+    directory = tmp_path / "batches"
+    write_cifar_directory(directory)
+    content, images, labels = make_batch(first_label=0, num_images=1)
+    content = {"data": content[b"data"], "labels": content[b"labels"]}
+    (directory / "test_batch").write_bytes(pickle.dumps(content, protocol=pickle.HIGHEST_PROTOCOL))
+    np.testing.assert_array_equal(cifar10.read_cifar10_directory(directory).x_test, images)
+
+
+def test_read_cifar10_directory_names_a_missing_file(tmp_path):
+    directory = tmp_path / "batches"
+    write_cifar_directory(directory)
+    (directory / "data_batch_3").unlink()
+    with pytest.raises(cifar10.CIFAR10Unavailable, match="data_batch_3"):
+        cifar10.read_cifar10_directory(directory)
+
+
+def test_read_cifar10_directory_rejects_a_missing_folder(tmp_path):
+    with pytest.raises(cifar10.CIFAR10Unavailable, match="does not exist"):
+        cifar10.read_cifar10_directory(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ([1, 2, 3], "expected a dict"),
+        ({b"labels": [1]}, "no 'data' entry"),
+        ({b"data": np.zeros((1, 3072), np.uint8)}, "no 'labels' entry"),
+        ({b"data": np.zeros((1, 100), np.uint8), b"labels": [1]}, r"shape \(num_images, 3072\)"),
+        ({b"data": np.zeros((1, 3072), np.float32), b"labels": [1]}, "uint8"),
+        ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1]}, "2 integers"),
+        ({b"data": np.zeros((1, 3072), np.uint8), b"labels": [10]}, r"\[0, 10\)"),
+    ],
+)
+def test_read_cifar10_directory_names_the_malformed_file(tmp_path, content, message):
+    directory = tmp_path / "batches"
+    write_cifar_directory(directory)
+    (directory / "data_batch_2").write_bytes(pickle.dumps(content, protocol=2))
+    with pytest.raises(ValueError, match=message) as error:
+        cifar10.read_cifar10_directory(directory)
+    assert "data_batch_2" in str(error.value)
+
+
+def test_read_cifar10_directory_refuses_pickles_that_run_code(tmp_path):
+    directory = tmp_path / "batches"
+    write_cifar_directory(directory)
+    (directory / "test_batch").write_bytes(pickle.dumps({b"data": threading.Thread}, protocol=2))
+    with pytest.raises(ValueError, match="test_batch.*refusing"):
+        cifar10.read_cifar10_directory(directory)
+
+
+def test_read_cifar10_directory_rejects_a_truncated_file(tmp_path):
+    directory = tmp_path / "batches"
+    write_cifar_directory(directory)
+    whole = (directory / "test_batch").read_bytes()
+    (directory / "test_batch").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match="test_batch"):
+        cifar10.read_cifar10_directory(directory)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["cifar-10-batches-py-target/cifar-10-batches-py", "cifar-10-batches-py"],
+)
+def test_find_cached_cifar10_knows_current_and_older_keras_layouts(tmp_path, layout):
+    assert cifar10.find_cached_cifar10(tmp_path) is None
+    write_cifar_directory(tmp_path / "datasets" / layout)
+    assert cifar10.find_cached_cifar10(tmp_path) == tmp_path / "datasets" / layout
+
+
+def test_find_cached_cifar10_ignores_an_incomplete_folder(tmp_path):
+    directory = tmp_path / "datasets" / "cifar-10-batches-py"
+    write_cifar_directory(directory)
+    (directory / "test_batch").unlink()
+    assert cifar10.find_cached_cifar10(tmp_path) is None
+
+
+def test_find_cached_cifar10_respects_keras_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    assert cifar10.keras_cache_roots()[0] == tmp_path / "keras-home"
+    write_cifar_directory(tmp_path / "keras-home" / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py")
+    found = cifar10.find_cached_cifar10()
+    assert found == tmp_path / "keras-home" / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py"
+
+
+def test_find_cached_cifar10_defaults_to_home_dot_keras(tmp_path, monkeypatch):
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cifar10.keras_cache_roots()[0] == tmp_path / ".keras"
+    write_cifar_directory(tmp_path / ".keras" / "datasets" / "cifar-10-batches-py")
+    assert cifar10.find_cached_cifar10() == tmp_path / ".keras" / "datasets" / "cifar-10-batches-py"
+
+
+def test_load_cifar10_reads_the_cache_without_touching_the_network(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network must not be used when CIFAR-10 is cached")
+
+    monkeypatch.setattr(cifar10, "_host_reachable", no_network)
+    x_train, _, _, _ = write_cifar_directory(tmp_path / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py")
+    dataset = cifar10.load_cifar10(cache_dir=tmp_path)
+    np.testing.assert_array_equal(dataset.x_train, x_train)
+    assert dataset.description.startswith("CIFAR-10 (15 train / 2 test images, 32x32) from the Keras cache")
+
+
+def test_load_cifar10_without_download_says_what_to_do(tmp_path):
+    with pytest.raises(cifar10.CIFAR10Unavailable, match="download=False") as error:
+        cifar10.load_cifar10(cache_dir=tmp_path, download=False)
+    assert str(tmp_path) in str(error.value)
+    assert isinstance(error.value, OSError)
+
+
+def test_load_cifar10_fails_fast_when_the_host_refuses(tmp_path, monkeypatch):
+    def refuse(address, timeout=None):
+        raise OSError("Network is unreachable")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("no download may start when the host is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(cifar10, "_download_into_keras_cache", no_download)
+    start = time.monotonic()
+    with pytest.raises(cifar10.CIFAR10Unavailable, match="cannot be downloaded.*Network is unreachable"):
+        cifar10.load_cifar10(cache_dir=tmp_path, timeout=1.0)
+    assert time.monotonic() - start < 3.0
+
+
+def test_load_cifar10_fails_fast_when_the_network_hangs(tmp_path, monkeypatch):
+    release = threading.Event()
+
+    def hang(address, timeout=None):
+        release.wait(30.0)  # like a DNS lookup that never answers
+        raise OSError("gave up")
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    start = time.monotonic()
+    try:
+        with pytest.raises(cifar10.CIFAR10Unavailable, match=r"no answer .* within 0.5 s"):
+            cifar10.load_cifar10(cache_dir=tmp_path, timeout=0.5)
+        assert time.monotonic() - start < 3.0
+    finally:
+        release.set()
+
+
+def test_load_cifar10_wraps_a_failed_download(tmp_path, monkeypatch):
+    import keras
+
+    def failing_get_file(**kwargs):
+        assert kwargs["origin"] == cifar10.CIFAR10_URL
+        assert kwargs["fname"] == "cifar-10-batches-py-target" and kwargs["extract"]
+        assert kwargs["cache_dir"] == str(tmp_path)
+        # while downloading, a stalled socket must time out instead of hanging
+        assert socket.getdefaulttimeout() is not None
+        raise Exception("URL fetch failure: connection reset")
+
+    monkeypatch.setattr(cifar10, "_host_reachable", lambda host, port, timeout: (True, ""))
+    monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
+    previous_timeout = socket.getdefaulttimeout()
+    with pytest.raises(cifar10.CIFAR10Unavailable, match="connection reset"):
+        cifar10.load_cifar10(cache_dir=tmp_path)
+    assert socket.getdefaulttimeout() == previous_timeout
+
+
+def test_load_cifar10_reads_what_the_download_extracted(tmp_path, monkeypatch):
+    import keras
+
+    def fake_get_file(**kwargs):
+        extracted = tmp_path / "datasets" / kwargs["fname"]
+        write_cifar_directory(extracted / "cifar-10-batches-py")
+        return str(extracted)
+
+    monkeypatch.setattr(cifar10, "_host_reachable", lambda host, port, timeout: (True, ""))
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    dataset = cifar10.load_cifar10(cache_dir=tmp_path)
+    assert dataset.num_train == 15 and "downloaded into the Keras cache" in dataset.description
+
+
+def test_host_reachable_reports_an_open_connection(monkeypatch):
+    class FakeConnection:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            return False
+
+    monkeypatch.setattr(socket, "create_connection", lambda address, timeout=None: FakeConnection())
+    assert cifar10._host_reachable("example.org", 443, 1.0) == (True, "")
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, "3", True])
+def test_load_cifar10_rejects_bad_timeouts(tmp_path, timeout):
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        cifar10.load_cifar10(cache_dir=tmp_path, timeout=timeout)

@@ -1,0 +1,78 @@
+"""Figures: curves of several runs share one axes, errors in percent; image grids; bad input."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from resnet_lessons import plots  # noqa: E402
+from resnet_lessons.train import TrainingHistory  # noqa: E402
+
+
+def history(label, errors):
+    run = TrainingHistory(label=label, profile="quick", data_description="test", seed=0, steps_per_epoch=10)
+    for epoch, error in enumerate(errors, start=1):
+        run.append(epoch=epoch, train_loss=1.0, train_error=error, test_loss=1.2, test_error=error + 0.1,
+                   learning_rate=0.1, seconds=1.0)
+    return run
+
+
+def test_curves_of_several_runs_share_one_axes():
+    runs = [history("plain-20", [0.5, 0.4]), history("plain-56", [0.7, 0.6])]
+    figure = plots.plot_training_curves(runs, title="Deeper is worse")
+    (ax,) = figure.axes
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["plain-20 (train)", "plain-20 (test)", "plain-56 (train)",
+                                                    "plain-56 (test)"]
+    np.testing.assert_array_equal(lines[0].get_xdata(), [10, 20])  # iterations
+    np.testing.assert_allclose(lines[3].get_ydata(), [80.0, 70.0])  # percent
+    assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
+    assert ax.get_title() == "Deeper is worse" and ax.get_ylabel() == "error (%)"
+    plt.close(figure)
+
+
+def test_curves_against_epochs_on_given_axes():
+    figure, ax = plt.subplots()
+    returned = plots.plot_training_curves([history("a", [0.5, 0.4, 0.3])], x="epochs", metric="loss",
+                                          splits=("test",), ax=ax)
+    assert returned is figure
+    (line,) = ax.get_lines()
+    np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
+    np.testing.assert_allclose(line.get_ydata(), [1.2, 1.2, 1.2])
+    plt.close(figure)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"metric": "accuracy"}, "unknown metric"), ({"x": "time"}, "unknown x axis"),
+    ({"splits": ("validation",)}, "splits"), ({"splits": ()}, "splits"),
+])
+def test_bad_plot_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plots.plot_training_curves([history("a", [0.5])], **kwargs)
+
+
+def test_histories_must_be_histories():
+    with pytest.raises(ValueError, match="TrainingHistory"):
+        plots.plot_training_curves([])
+    with pytest.raises(ValueError, match="TrainingHistory"):
+        plots.plot_training_curves([{"epochs": [1]}])
+
+
+def test_show_images_titles_each_image_with_its_class():
+    images = np.zeros((5, 8, 8, 3), "uint8")
+    figure = plots.show_images(images, [0, 1, 2, 1, 0], ["cat", "dog", "ship"], columns=3)
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles == ["cat", "dog", "ship", "dog", "cat", ""]
+    plt.close(figure)
+
+
+@pytest.mark.parametrize("images, labels, message", [
+    (np.zeros((2, 8, 8)), None, "shape"), (np.zeros((0, 8, 8, 3)), None, "shape"),
+    (np.zeros((2, 8, 8, 3)), [1], "2 images"),
+])
+def test_show_images_rejects_bad_input(images, labels, message):
+    with pytest.raises(ValueError, match=message):
+        plots.show_images(images, labels)

@@ -1,0 +1,65 @@
+"""Profiles: selection by name and environment, validation, the learning-rate schedule."""
+
+import dataclasses
+
+import pytest
+
+from resnet_lessons import profiles
+
+
+def test_profiles_by_name():
+    assert profiles.get_profile("quick") is profiles.QUICK
+    assert profiles.get_profile("paper") is profiles.PAPER
+
+
+def test_environment_variable_chooses_the_default(monkeypatch):
+    monkeypatch.setenv("RESNET_LESSONS_PROFILE", "paper")
+    assert profiles.get_profile() is profiles.PAPER
+    monkeypatch.delenv("RESNET_LESSONS_PROFILE")
+    assert profiles.get_profile() is profiles.QUICK
+
+
+def test_unknown_profile_names_the_choices(monkeypatch):
+    with pytest.raises(ValueError, match="unknown profile 'fast': expected one of paper, quick"):
+        profiles.get_profile("fast")
+    monkeypatch.setenv("RESNET_LESSONS_PROFILE", "slow")
+    with pytest.raises(ValueError, match="RESNET_LESSONS_PROFILE"):
+        profiles.get_profile()
+
+
+def test_a_config_passes_through():
+    config = dataclasses.replace(profiles.QUICK, epochs=1)
+    assert profiles.get_profile(config) is config
+
+
+def test_paper_profile_is_the_papers_recipe():
+    paper = profiles.PAPER
+    assert (paper.batch_size, paper.learning_rate, paper.momentum, paper.weight_decay) == (128, 0.1, 0.9, 1e-4)
+    steps = 45_000 // 128
+    # 64k iterations, divided by 10 at 32k and 48k (within an epoch of rounding).
+    assert abs(paper.epochs * steps - 64_000) < steps
+    assert all(abs(epoch * steps - boundary) < steps for epoch, boundary in zip(paper.decay_epochs, (32_000, 48_000)))
+    assert paper.validation_examples == 5_000 and paper.image_size == 32 and paper.augment
+
+
+def test_learning_rate_schedule_warms_up_then_decays():
+    config = dataclasses.replace(profiles.QUICK, learning_rate=0.1, warmup_iterations=5, warmup_learning_rate=0.01,
+                                 decay_epochs=(2, 3))
+    rates = [config.learning_rate_at(step, steps_per_epoch=10) for step in (0, 4, 5, 19, 20, 29, 30)]
+    assert rates == pytest.approx([0.01, 0.01, 0.1, 0.1, 0.01, 0.01, 0.001])
+
+
+@pytest.mark.parametrize("field, value", [
+    ("epochs", -1), ("epochs", 0), ("epochs", 2.5), ("batch_size", 0), ("learning_rate", 0.0),
+    ("learning_rate", float("nan")), ("momentum", 1.0), ("weight_decay", -1e-4), ("decay_epochs", (5, 3)),
+    ("decay_epochs", [3]), ("train_examples", 0), ("image_size", 0), ("jit_compile", "yes"), ("augment", 1),
+    ("warmup_iterations", -1), ("name", ""),
+])
+def test_bad_fields_are_named(field, value):
+    with pytest.raises(ValueError, match=f"TrainConfig.{field} must be"):
+        dataclasses.replace(profiles.QUICK, **{field: value})
+
+
+def test_describe_and_input_shape():
+    assert profiles.QUICK.input_shape == (profiles.QUICK.image_size,) * 2 + (3,)
+    assert "profile 'quick'" in profiles.QUICK.describe()

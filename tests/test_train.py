@@ -1,0 +1,171 @@
+"""Training: it learns, it records, it resumes after an interruption without losing an epoch, it refuses bad input."""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from resnet_lessons import models, profiles, seeding, train
+from resnet_lessons.synthetic import make_synthetic_cifar
+
+TINY = dataclasses.replace(profiles.QUICK, name="tiny", epochs=3, batch_size=32, train_examples=128,
+                           test_examples=64, image_size=8, decay_epochs=(2,), warmup_iterations=2)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return make_synthetic_cifar(num_train=256, num_test=128, seed=0)
+
+
+def tiny_model(config=TINY):
+    seeding.set_seed(1)
+    return models.resnet20(input_shape=config.input_shape)
+
+
+class InterruptAfterEpoch(keras.callbacks.Callback):
+    """Simulates Ctrl-C (or a Colab disconnect) once an epoch has finished."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise KeyboardInterrupt
+
+
+class EpochsSeen(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch + 1)
+
+
+def test_a_small_net_fits_a_small_training_set(dataset):
+    config = dataclasses.replace(TINY, epochs=12, train_examples=64, batch_size=32, decay_epochs=(),
+                                 weight_decay=0.0, learning_rate=0.05)
+    history = train.train(tiny_model(config), dataset, config, verbose=False)
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+    assert history.final("train_error") < 0.2
+
+
+def test_history_records_every_epoch(dataset, capsys):
+    history = train.train(tiny_model(), dataset, TINY, label="tiny-20")
+    assert history.label == "tiny-20" and history.profile == "tiny" and history.seed == 0
+    assert history.epochs == [1, 2, 3]
+    assert history.steps_per_epoch == 128 // 32
+    assert history.iterations == [4, 8, 12]
+    # decay_epochs=(2,): divided by 10 after epoch 2; each entry is the rate of the epoch's last step.
+    assert history.learning_rate == pytest.approx([TINY.learning_rate, TINY.learning_rate,
+                                                   TINY.learning_rate / 10])
+    for metric in ("train_error", "test_error"):
+        assert all(0.0 <= value <= 1.0 for value in getattr(history, metric))
+    assert all(seconds > 0 for seconds in history.seconds)
+    assert "synthetic" in history.data_description and "8x8" in history.data_description
+    printed = capsys.readouterr().out
+    assert "tiny-20 epoch   3/3" in printed and "Data:" in printed
+
+
+def test_interrupted_run_resumes_without_losing_an_epoch(dataset, tmp_path):
+    uninterrupted = train.train(tiny_model(), dataset, TINY, checkpoint_dir=tmp_path / "whole", verbose=False)
+
+    with pytest.raises(KeyboardInterrupt):
+        train.train(tiny_model(), dataset, TINY, checkpoint_dir=tmp_path / "cut", verbose=False,
+                    callbacks=[InterruptAfterEpoch(2)])
+    saved = json.loads((tmp_path / "cut" / "run.json").read_text())
+    assert saved["epochs_done"] == 2
+
+    seen = EpochsSeen()
+    resumed = train.train(tiny_model(), dataset, TINY, checkpoint_dir=tmp_path / "cut", verbose=False,
+                          callbacks=[seen])
+    assert seen.epochs == [3]  # only the missing epoch was trained
+    assert resumed.epochs == [1, 2, 3]
+    for metric in ("train_loss", "test_loss", "train_error", "test_error"):
+        np.testing.assert_allclose(getattr(resumed, metric), getattr(uninterrupted, metric), rtol=1e-4, atol=1e-5)
+    assert sorted(path.name for path in (tmp_path / "cut").iterdir()) == ["epoch-0003", "run.json"]
+
+
+def test_a_finished_run_returns_its_history_without_training(dataset, tmp_path):
+    first = train.train(tiny_model(), dataset, TINY, checkpoint_dir=tmp_path, verbose=False)
+    seen = EpochsSeen()
+    again = train.train(tiny_model(), dataset, TINY, checkpoint_dir=tmp_path, verbose=False, callbacks=[seen])
+    assert seen.epochs == [] and again.to_dict() == first.to_dict()
+
+
+def test_a_checkpoint_of_another_run_is_refused(dataset, tmp_path):
+    short = dataclasses.replace(TINY, epochs=1)
+    train.train(tiny_model(short), dataset, short, checkpoint_dir=tmp_path, verbose=False)
+    other = dataclasses.replace(short, learning_rate=0.01)
+    with pytest.raises(ValueError, match="belongs to another run .*config"):
+        train.train(tiny_model(other), dataset, other, checkpoint_dir=tmp_path, verbose=False)
+    with pytest.raises(ValueError, match="seed"):
+        train.train(tiny_model(short), dataset, short, checkpoint_dir=tmp_path, seed=5, verbose=False)
+
+
+def test_weight_decay_adds_l2_to_kernels_only():
+    kernel = keras.Variable(np.ones((2, 2), "float32"), name="kernel")
+    gamma = keras.Variable(np.ones((2,), "float32"), name="gamma")
+    optimizer = train.SGDWithL2(l2=0.5, learning_rate=0.1, momentum=0.0)
+    optimizer.apply_gradients([(np.zeros((2, 2), "float32"), kernel), (np.zeros((2,), "float32"), gamma)])
+    np.testing.assert_allclose(kernel.numpy(), 1 - 0.1 * 0.5)
+    np.testing.assert_allclose(gamma.numpy(), 1.0)
+    assert train.SGDWithL2.from_config(optimizer.get_config()).l2 == 0.5
+    with pytest.raises(ValueError, match="l2"):
+        train.SGDWithL2(l2=-1.0)
+
+
+def test_schedule_matches_the_config():
+    config = dataclasses.replace(TINY, warmup_iterations=3, decay_epochs=(2, 3))
+    schedule = train.WarmupStepDecay(config.learning_rate, (8, 12), 3, config.warmup_learning_rate)
+    for step in range(16):
+        assert float(schedule(step)) == pytest.approx(config.learning_rate_at(step, steps_per_epoch=4))
+
+
+def test_prepare_data_applies_the_profile(dataset):
+    config = dataclasses.replace(TINY, validation_examples=32, train_examples=100, test_examples=None)
+    prepared = train.prepare_data(dataset, config)
+    assert prepared.dataset.num_train == 100 and prepared.dataset.num_test == 32
+    assert prepared.dataset.image_size == 8
+    assert prepared.mean.shape == prepared.std.shape == (3,)
+    assert "held out" in prepared.description
+
+
+def test_history_saves_and_loads(tmp_path):
+    history = train.TrainingHistory(label="a", profile="quick", data_description="d", seed=0, steps_per_epoch=3)
+    with pytest.raises(ValueError, match="no finished epoch"):
+        history.final("test_error")
+    history.append(epoch=1, train_loss=2.0, train_error=0.8, test_loss=2.1, test_error=0.9, learning_rate=0.1,
+                   seconds=1.5)
+    history.save(tmp_path / "h.json")
+    assert train.TrainingHistory.load(tmp_path / "h.json") == history
+    assert history.final("test_error") == 0.9 and history.total_seconds == 1.5
+    with pytest.raises(ValueError, match="unknown metric"):
+        history.final("accuracy")
+
+
+def test_estimate_training_time(dataset):
+    model = tiny_model()
+    before = [weight.numpy().copy() for weight in model.weights]
+    estimate = train.estimate_training_time(model, dataset, TINY, burn_in_steps=1, measured_steps=2)
+    assert estimate.seconds_per_step > 0 and estimate.images_per_second > 0
+    assert estimate.total_seconds > 3 * 4 * estimate.seconds_per_step
+    assert "minutes here" in estimate.describe()
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(before, model.weights))  # the model is untouched
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda d: train.train(models.resnet20(), d, TINY, verbose=False), "input_shape=config.input_shape"),
+    (lambda d: train.train(models.resnet20(input_shape=(8, 8, 3), num_classes=3), d, TINY), "3 outputs"),
+    (lambda d: train.train(tiny_model(), d, "slow"), "unknown profile 'slow'"),
+    (lambda d: train.train(tiny_model(), d.x_train, TINY), "ImageDataset"),
+    (lambda d: train.train("resnet20", d, TINY), "keras.Model"),
+    (lambda d: train.train(tiny_model(), d, TINY, seed=-1), "seed"),
+    (lambda d: train.estimate_training_time(tiny_model(), d, TINY, measured_steps=0), "measured_steps"),
+])
+def test_bad_input_is_refused(dataset, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(dataset)

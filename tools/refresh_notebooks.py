@@ -1,0 +1,147 @@
+"""Re-execute the book's notebooks in place with the quick profile, so the committed outputs are current.
+
+Usage:
+    python tools/refresh_notebooks.py [NOTEBOOK ...]
+
+Without arguments every ``book/*.ipynb`` is executed. Each notebook runs top to bottom in a fresh ``python3``
+kernel, with its own folder as the working directory and ``RESNET_LESSONS_PROFILE=quick`` in the environment; the
+time limit is 900 s per cell. The first exception stops the command with an error naming the notebook and the cell
+(the notebook file is then left unchanged). Volatile metadata is normalised (see :func:`normalise`) so that
+refreshing twice gives no spurious diff. The book's HTML build renders these stored outputs; it does not execute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BOOK_DIR = REPO_ROOT / "book"
+KERNEL_NAME = "python3"
+CELL_TIMEOUT_S = 900
+PROFILE = "quick"
+
+# Cell metadata written by executors and editors that changes on every run: nbclient's timing record
+# ("execution": iopub.status.busy, shell.execute_reply, ...) and jupyterlab-execute-time's "ExecuteTime".
+VOLATILE_CELL_METADATA = ("execution", "ExecuteTime")
+# Notebook metadata of the same kind (papermill's run record).
+VOLATILE_NOTEBOOK_METADATA = ("papermill",)
+
+
+class NotebookExecutionError(RuntimeError):
+    """A cell of a notebook raised an exception or timed out during a refresh."""
+
+
+def normalise(notebook: nbformat.NotebookNode, nbformat_minor: int | None = None) -> nbformat.NotebookNode:
+    """Remove volatile metadata from ``notebook`` in place, and return it.
+
+    Drops the per-cell execution timing records (``metadata.execution``, ``metadata.ExecuteTime``) and papermill's
+    notebook metadata; keeps cell ids, outputs and execution counts. When ``nbformat_minor`` is given, the
+    notebook's minor format version is set back to it (executing or upgrading may raise it); cell ids are only
+    valid from minor version 5, so they are removed when the version is lower.
+
+    Args:
+        notebook: a version-4 notebook.
+        nbformat_minor: the minor version to keep, normally the one the file had before execution.
+
+    Returns:
+        The same notebook object.
+    """
+    for key in VOLATILE_NOTEBOOK_METADATA:
+        notebook.metadata.pop(key, None)
+    for cell in notebook.cells:
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+    if nbformat_minor is not None:
+        notebook.nbformat_minor = nbformat_minor
+        if nbformat_minor < 5:
+            for cell in notebook.cells:
+                cell.pop("id", None)
+    return notebook
+
+
+def kernel_environment() -> dict[str, str]:
+    """The environment of the kernel: this process's, with the quick profile and the notebook plotting backend."""
+    env = dict(os.environ)
+    env["RESNET_LESSONS_PROFILE"] = PROFILE
+    # MPLBACKEND=Agg (as CI sets for the unit tests) would stop ipykernel from selecting the inline backend, and the
+    # refreshed notebooks would lose their figures.
+    env.pop("MPLBACKEND", None)
+    return env
+
+
+def execute_notebook(path: Path) -> float:
+    """Execute the notebook at ``path`` in place and return the wall time in seconds.
+
+    Raises:
+        NotebookExecutionError: a cell raised an exception or timed out; the file is not modified.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    path = Path(path).resolve()
+    notebook = nbformat.read(path, as_version=4)
+    minor = notebook.nbformat_minor
+    current = {"index": None}
+
+    def on_cell_start(cell, cell_index):
+        current["index"] = cell_index
+
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name=KERNEL_NAME,
+        resources={"metadata": {"path": str(path.parent)}},  # working directory: the notebook's folder
+        record_timing=False,
+        on_cell_start=on_cell_start,
+    )
+    start = time.perf_counter()
+    try:
+        client.execute(env=kernel_environment())
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
+        index = current["index"]
+        cell = notebook.cells[index] if index is not None else None
+        where = f"cell {index}" if cell is None else f"cell {index} (id {cell.get('id', '?')})"
+        first_line = "" if cell is None else cell.source.strip().split("\n")[0][:80]
+        raise NotebookExecutionError(
+            f"{path.name}, {where} failed: {first_line!r}\n{type(error).__name__}: {error}"
+        ) from error
+    seconds = time.perf_counter() - start
+    normalise(notebook, nbformat_minor=minor)
+    nbformat.write(notebook, path)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="notebooks to execute (default: every book/*.ipynb)"
+    )
+    args = parser.parse_args(argv)
+    notebooks = args.notebooks or sorted(BOOK_DIR.glob("*.ipynb"))
+    if not notebooks:
+        parser.error(f"no notebooks given and none found in {BOOK_DIR}")
+    missing = [str(path) for path in notebooks if not Path(path).is_file()]
+    if missing:
+        parser.error(f"not found: {', '.join(missing)}")
+    total = 0.0
+    for path in notebooks:
+        print(f"executing {path} (profile {PROFILE}) ...", flush=True)
+        try:
+            seconds = execute_notebook(path)
+        except NotebookExecutionError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        total += seconds
+        print(f"  {path}: {seconds:.1f} s", flush=True)
+    print(f"refreshed {len(notebooks)} notebook(s) in {total:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
