@@ -113,13 +113,16 @@ PAPER = TrainConfig(
 )
 
 # Minutes on two CPU cores. The recipe's shape is kept (SGD with momentum and weight decay, a warm-up, a step decay)
-# but scaled down: 4,096 images at 16x16 (a 32x32 image costs four times as much), a short warm-up because deep nets
-# at a large learning rate can diverge in their first steps, and no augmentation, which only pays off over long runs.
+# but scaled down: 4,096 images at 16x16 (a 32x32 image costs four to five times as much here), 8 epochs of 32 steps,
+# and no augmentation, which only pays off over long runs. The learning rate is lower than the paper's 0.1: with
+# only 256 steps there is no time to recover from a rough start. Measured on the synthetic set (seed 0, 2 CPU cores):
+# at 0.05 ResNet-56 stayed at chance (90 % training error after 8 epochs), at 0.02 it reached 11 %, ResNet-20 5 %,
+# plain-20 42 %, while plain-56 stayed at 90 %.
 QUICK = TrainConfig(
     name="quick",
     epochs=8,
     batch_size=128,
-    learning_rate=0.05,
+    learning_rate=0.02,
     momentum=0.9,
     weight_decay=1e-4,
     decay_epochs=(6,),
