@@ -331,10 +331,11 @@ class _Progress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         h = self.history_
-        print(f"{h.label} epoch {h.epochs[-1]:>3}/{self.config.epochs}: "
-              f"train loss {h.train_loss[-1]:.3f} error {100 * h.train_error[-1]:5.1f} % | "
-              f"test loss {h.test_loss[-1]:.3f} error {100 * h.test_error[-1]:5.1f} % | "
-              f"lr {h.learning_rate[-1]:.3g} | {h.seconds[-1]:.1f} s", flush=True)
+        width = len(str(self.config.epochs))
+        print(f"epoch {h.epochs[-1]:>{width}}/{self.config.epochs}  "
+              f"train loss {h.train_loss[-1]:.3f} error {100 * h.train_error[-1]:5.1f} %  "
+              f"test loss {h.test_loss[-1]:.3f} error {100 * h.test_error[-1]:5.1f} %  "
+              f"lr {h.learning_rate[-1]:<6.3g} {h.seconds[-1]:5.1f} s", flush=True)
 
 
 # --------------------------------------------------------------------------------------------- checkpoints

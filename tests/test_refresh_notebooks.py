@@ -87,3 +87,35 @@ def test_command_line_rejects_a_missing_notebook(tmp_path, capsys):
     except SystemExit as exit_:
         assert exit_.code == 2
     assert "missing.ipynb" in capsys.readouterr().err
+
+
+def test_tensorflow_start_up_lines_are_dropped_and_other_stderr_kept():
+    log = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1795913288.289861   10174 port.cc:153] oneDNN custom operations are on.\n"
+        "E0000 00:00:1795913290.234258   10174 cuda_platform.cc:52] failed call to cuInit: INTERNAL\n"
+        "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+        "appropriate compiler flags.\n"
+    )
+    outputs = [
+        v4.new_output("stream", name="stderr", text=log),
+        v4.new_output("stream", name="stderr", text=log + "UserWarning: something real\n"),
+        v4.new_output("stream", name="stdout", text="I0000 00:00:1.0 1 a.cc:1] printed by the user\n"),
+    ]
+    kept = refresh_notebooks.drop_tensorflow_log_lines(outputs)
+    assert [output["text"] for output in kept] == ["UserWarning: something real\n",
+                                                   "I0000 00:00:1.0 1 a.cc:1] printed by the user\n"]
+
+
+def test_consecutive_pieces_of_a_stream_are_merged():
+    outputs = [
+        v4.new_output("stream", name="stdout", text="epoch 1\n"),
+        v4.new_output("stream", name="stdout", text="epoch 2\n"),
+        v4.new_output("stream", name="stderr", text="warning\n"),
+        v4.new_output("stream", name="stdout", text="epoch 3\n"),
+        v4.new_output("display_data", data={"text/plain": "<Figure>"}),
+        v4.new_output("stream", name="stdout", text="done\n"),
+    ]
+    merged = refresh_notebooks.merge_streams(outputs)
+    assert [output.get("text", "figure") for output in merged] == ["epoch 1\nepoch 2\n", "warning\n", "epoch 3\n",
+                                                                  "figure", "done\n"]

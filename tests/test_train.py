@@ -67,7 +67,7 @@ def test_history_records_every_epoch(dataset, capsys):
     assert all(seconds > 0 for seconds in history.seconds)
     assert "synthetic" in history.data_description and "8x8" in history.data_description
     printed = capsys.readouterr().out
-    assert "tiny-20 epoch   3/3" in printed and "Data:" in printed
+    assert "Training tiny-20" in printed and "epoch 3/3  train loss" in printed and "Data:" in printed
 
 
 def test_interrupted_run_resumes_without_losing_an_epoch(dataset, tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,16 @@ VOLATILE_CELL_METADATA = ("execution", "ExecuteTime")
 VOLATILE_NOTEBOOK_METADATA = ("papermill",)
 
 
+# TensorFlow's C++ start-up log lines (absl format: severity letter, date, time, thread, file:line]), with the
+# preamble absl prints before it is initialised and the continuation line of cpu_feature_guard's message. They carry
+# timestamps and thread ids, so left in the stored outputs they would change on every refresh.
+TENSORFLOW_LOG_LINE = re.compile(
+    r"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] .*"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|To enable the following instructions: .*, in other operations, rebuild TensorFlow .*)$"
+)
+
+
 class NotebookExecutionError(RuntimeError):
     """A cell of a notebook raised an exception or timed out during a refresh."""
 
@@ -40,8 +51,10 @@ class NotebookExecutionError(RuntimeError):
 def normalise(notebook: nbformat.NotebookNode, nbformat_minor: int | None = None) -> nbformat.NotebookNode:
     """Remove volatile metadata from ``notebook`` in place, and return it.
 
-    Drops the per-cell execution timing records (``metadata.execution``, ``metadata.ExecuteTime``) and papermill's
-    notebook metadata; keeps cell ids, outputs and execution counts. When ``nbformat_minor`` is given, the
+    Drops the per-cell execution timing records (``metadata.execution``, ``metadata.ExecuteTime``), papermill's
+    notebook metadata and TensorFlow's start-up log lines on stderr (see :func:`drop_tensorflow_log_lines`), and
+    merges consecutive pieces of one stream (see :func:`merge_streams`); keeps cell ids, all other outputs and
+    execution counts. When ``nbformat_minor`` is given, the
     notebook's minor format version is set back to it (executing or upgrading may raise it); cell ids are only
     valid from minor version 5, so they are removed when the version is lower.
 
@@ -57,12 +70,50 @@ def normalise(notebook: nbformat.NotebookNode, nbformat_minor: int | None = None
     for cell in notebook.cells:
         for key in VOLATILE_CELL_METADATA:
             cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(drop_tensorflow_log_lines(cell.outputs))
     if nbformat_minor is not None:
         notebook.nbformat_minor = nbformat_minor
         if nbformat_minor < 5:
             for cell in notebook.cells:
                 cell.pop("id", None)
     return notebook
+
+
+def drop_tensorflow_log_lines(outputs: list) -> list:
+    """Remove TensorFlow's C++ start-up log lines from stderr stream outputs; drop outputs left empty.
+
+    Only lines in absl's log format (and the two lines that belong to that start-up chatter) go; any other stderr
+    text, warnings included, stays. The HTML hides stderr anyway; this keeps the ``.ipynb`` readable on GitHub and in
+    Colab and free of timestamps that change on every refresh.
+    """
+    kept = []
+    for output in outputs:
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            lines = output["text"].splitlines(keepends=True)
+            text = "".join(line for line in lines if not TENSORFLOW_LOG_LINE.match(line.rstrip("\n")))
+            if not text:
+                continue
+            output["text"] = text
+        kept.append(output)
+    return kept
+
+
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) outputs into one, as Jupyter shows them.
+
+    A kernel sends printed text in pieces, as it is flushed; stored as separate outputs, the book's HTML would show
+    every piece (each epoch's line of a training run) in a box of its own.
+    """
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] += output["text"]
+            continue
+        merged.append(output)
+    return merged
 
 
 def kernel_environment() -> dict[str, str]:
