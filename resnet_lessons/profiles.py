@@ -80,6 +80,10 @@ class TrainConfig:
 
     def learning_rate_at(self, iteration: int, steps_per_epoch: int) -> float:
         """The learning rate of SGD step ``iteration`` (counted from 0): warm-up, then steps of /10."""
+        if not _is_int(iteration) or iteration < 0:
+            raise ValueError(f"iteration must be an integer >= 0, got {iteration!r}")
+        if not _is_int(steps_per_epoch) or steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
         if iteration < self.warmup_iterations:
             return self.warmup_learning_rate
         decays = sum(iteration >= epoch * steps_per_epoch for epoch in self.decay_epochs)
@@ -113,7 +117,7 @@ PAPER = TrainConfig(
 )
 
 # Minutes on two CPU cores. The recipe's shape is kept (SGD with momentum and weight decay, a warm-up, a step decay)
-# but scaled down: 4,096 images at 16x16 (a 32x32 image costs four to five times as much here), 8 epochs of 32 steps,
+# but scaled down: 4,096 images at 16x16 (a 32x32 image has four times the pixels to convolve), 8 epochs of 32 steps,
 # and no augmentation, which only pays off over long runs. The learning rate is lower than the paper's 0.1: with
 # only 256 steps there is no time to recover from a rough start. Measured on the synthetic set (seed 0, 2 CPU cores):
 # at 0.05 ResNet-56 stayed at chance (90 % training error after 8 epochs), at 0.02 it reached 11 %, ResNet-20 5 %,

@@ -88,6 +88,12 @@ class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 def compile_for_training(model: keras.Model, config: profiles.TrainConfig, steps_per_epoch: int) -> None:
     """Compile ``model`` with the profile's optimiser, schedule, loss (on logits) and accuracy metric."""
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
+    if not isinstance(config, profiles.TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
     schedule = WarmupStepDecay(config.learning_rate,
                                tuple(epoch * steps_per_epoch for epoch in config.decay_epochs),
                                config.warmup_iterations, config.warmup_learning_rate)
@@ -378,8 +384,7 @@ class _Checkpoint(keras.callbacks.Callback):
         if int(optimizer.iterations) != expected_iterations:
             raise ValueError(f"checkpoint {epoch_folder} restored the optimizer at step {int(optimizer.iterations)}, "
                              f"expected {expected_iterations}: the checkpoint is damaged; delete it to start again")
-        history = TrainingHistory.load(epoch_folder / "history.json")
-        self.history_.__dict__.update(history.__dict__)
+        self.history_ = TrainingHistory.load(epoch_folder / "history.json")
         return self.history_
 
     def on_epoch_end(self, epoch, logs=None):

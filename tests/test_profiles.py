@@ -63,3 +63,11 @@ def test_bad_fields_are_named(field, value):
 def test_describe_and_input_shape():
     assert profiles.QUICK.input_shape == (profiles.QUICK.image_size,) * 2 + (3,)
     assert "profile 'quick'" in profiles.QUICK.describe()
+
+
+@pytest.mark.parametrize("iteration, steps_per_epoch, message", [
+    (-1, 10, "iteration"), (1.5, 10, "iteration"), (0, 0, "steps_per_epoch"),
+])
+def test_learning_rate_at_rejects_bad_steps(iteration, steps_per_epoch, message):
+    with pytest.raises(ValueError, match=message):
+        profiles.QUICK.learning_rate_at(iteration, steps_per_epoch)

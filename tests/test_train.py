@@ -165,6 +165,9 @@ def test_estimate_training_time(dataset):
     (lambda d: train.train("resnet20", d, TINY), "keras.Model"),
     (lambda d: train.train(tiny_model(), d, TINY, seed=-1), "seed"),
     (lambda d: train.estimate_training_time(tiny_model(), d, TINY, measured_steps=0), "measured_steps"),
+    (lambda d: train.compile_for_training("resnet20", TINY, 4), "keras.Model"),
+    (lambda d: train.compile_for_training(tiny_model(), "quick", 4), "TrainConfig"),
+    (lambda d: train.compile_for_training(tiny_model(), TINY, 0), "steps_per_epoch"),
 ])
 def test_bad_input_is_refused(dataset, call, message):
     with pytest.raises(ValueError, match=message):

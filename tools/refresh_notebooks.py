@@ -54,9 +54,9 @@ def normalise(notebook: nbformat.NotebookNode, nbformat_minor: int | None = None
     Drops the per-cell execution timing records (``metadata.execution``, ``metadata.ExecuteTime``), papermill's
     notebook metadata and TensorFlow's start-up log lines on stderr (see :func:`drop_tensorflow_log_lines`), and
     merges consecutive pieces of one stream (see :func:`merge_streams`); keeps cell ids, all other outputs and
-    execution counts. When ``nbformat_minor`` is given, the
-    notebook's minor format version is set back to it (executing or upgrading may raise it); cell ids are only
-    valid from minor version 5, so they are removed when the version is lower.
+    execution counts. When ``nbformat_minor`` is given, the notebook's minor format version is set back to it
+    (executing or upgrading may raise it); cell ids are only valid from minor version 5, so they are removed when
+    the version is lower.
 
     Args:
         notebook: a version-4 notebook.
