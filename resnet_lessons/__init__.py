@@ -8,6 +8,8 @@ Import the modules you need; importing the package itself loads nothing else and
 - ``profiles``, ``train``: the ``quick`` and ``paper`` recipes, training with checkpoints and histories.
 - ``plots``: training curves and image grids; ``checks``: checkers for the exercises.
 - ``seeding``: the one call that makes a run repeatable.
+- ``complexity``: multiply-adds (the paper's FLOPs) counted from a built model.
+- ``equivalence``: copy weights between two implementations and compare their outputs.
 """
 
 __version__ = "0.1.0"
