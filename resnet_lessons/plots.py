@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from resnet_lessons.gradients import LayerGradient
 from resnet_lessons.train import TrainingHistory
 
 _X_AXES = {"iterations": "iterations (SGD steps)", "epochs": "epochs"}
@@ -61,6 +62,41 @@ def plot_training_curves(histories: Sequence[TrainingHistory], *, metric: str = 
     ax.legend()
     profiles = sorted({history.profile for history in histories})
     ax.set_title(title or f"{label} under profile {', '.join(profiles)}")
+    return figure
+
+
+def plot_gradient_norms(runs: dict[str, Sequence[LayerGradient]], *, relative: bool = False, title: str | None = None,
+                        ax=None):
+    """Plot the gradient norm of every weighted layer against its depth, one line per run, on a log scale.
+
+    Chapter 1 uses it to test the vanishing-gradient explanation: if gradients vanished, the curves would fall
+    steeply towards the input (depth 1) on the log scale.
+
+    Args:
+        runs: ``{label: layer gradients}``, e.g. ``{"plain-56 at initialisation": gradients.layer_gradient_norms(...)}``.
+        relative: plot ``gradient norm / weight norm`` instead of the gradient norm.
+        title: the figure's title; state the finding.
+        ax: axes to draw on; a new figure is made when ``None``.
+
+    Returns:
+        The ``matplotlib`` figure.
+    """
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict {label: list of LayerGradient}")
+    for label, layer_gradients in runs.items():
+        if not layer_gradients or not all(isinstance(item, LayerGradient) for item in layer_gradients):
+            raise ValueError(f"runs[{label!r}] must be a non-empty list of LayerGradient, as returned by "
+                             "gradients.layer_gradient_norms")
+    figure, ax = _figure_and_axes(ax)
+    for label, layer_gradients in runs.items():
+        values = [item.relative_norm if relative else item.gradient_norm for item in layer_gradients]
+        ax.plot([item.depth for item in layer_gradients], values, marker=".", label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer (1 = next to the input)")
+    ax.set_ylabel("|gradient| / |weights|" if relative else "gradient norm |d loss / d kernel|")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    ax.set_title(title or ("relative gradient norm per layer" if relative else "gradient norm per layer"))
     return figure
 
 

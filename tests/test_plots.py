@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from resnet_lessons import plots  # noqa: E402
+from resnet_lessons.gradients import LayerGradient  # noqa: E402
 from resnet_lessons.train import TrainingHistory  # noqa: E402
 
 
@@ -76,3 +77,21 @@ def test_show_images_titles_each_image_with_its_class():
 def test_show_images_rejects_bad_input(images, labels, message):
     with pytest.raises(ValueError, match=message):
         plots.show_images(images, labels)
+
+
+def test_gradient_norm_plot_has_one_line_per_run_on_a_log_scale():
+    run = [LayerGradient(name=f"layer{depth}", depth=depth, gradient_norm=10.0 ** -depth, weight_norm=2.0)
+           for depth in range(1, 4)]
+    figure = plots.plot_gradient_norms({"a": run, "b": run[:2]}, relative=True, title="finding")
+    ax = figure.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_title() == "finding"
+    assert [len(line.get_xdata()) for line in ax.get_lines()] == [3, 2]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [0.05, 0.005, 0.0005])
+    plt.close(figure)
+
+
+def test_gradient_norm_plot_rejects_bad_runs():
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plots.plot_gradient_norms({})
+    with pytest.raises(ValueError, match="LayerGradient"):
+        plots.plot_gradient_norms({"a": [1.0, 2.0]})

@@ -1,0 +1,86 @@
+"""Is the degradation problem robust? Train plain nets of several depths under one recipe for several seeds.
+
+Chapter 1 shows, for one seed, that plain-56 ends with a higher *training* error than plain-20 under the same
+recipe. This script repeats the experiment for other seeds (the seed decides the initial weights and the order of
+the batches) and prints the final training and test error of every run, then the gap between the deepest and the
+shallowest net per seed. It exits with status 1 if, for some seed, the deepest net's final training error is not at
+least ``--min-gap`` percentage points above the shallowest net's.
+
+Usage (from the repository root; about 5 minutes for the defaults on 2 idle CPU cores):
+
+    python benchmarks/degradation_seeds.py                      # seeds 0 1 2, plain-20 against plain-56
+    python benchmarks/degradation_seeds.py --depths 20 32 44 56 --seeds 0
+    python benchmarks/degradation_seeds.py --learning-rate 0.05
+    RESNET_LESSONS_PROFILE=paper python benchmarks/degradation_seeds.py   # the full recipe: for a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+from resnet_lessons import data, models, profiles, seeding, train
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to run (default: 0 1 2)")
+    parser.add_argument("--depths", type=int, nargs="+", default=[20, 56],
+                        help="plain-net depths, 6n + 2 (default: 20 56)")
+    parser.add_argument("--profile", default=None, help="quick or paper (default: $RESNET_LESSONS_PROFILE or quick)")
+    parser.add_argument("--learning-rate", type=float, default=None, help="override the profile's learning rate")
+    parser.add_argument("--min-gap", type=float, default=5.0,
+                        help="required gap in training error, percentage points (default: 5)")
+    arguments = parser.parse_args(argv)
+    for depth in arguments.depths:
+        try:
+            models.blocks_per_stage(depth)
+        except ValueError as error:
+            parser.error(str(error))
+    if len(arguments.depths) < 2:
+        parser.error("--depths needs at least two depths to compare")
+    if any(seed < 0 for seed in arguments.seeds):
+        parser.error(f"--seeds must be non-negative, got {arguments.seeds}")
+    if arguments.learning_rate is not None and arguments.learning_rate <= 0:
+        parser.error(f"--learning-rate must be positive, got {arguments.learning_rate}")
+    return arguments
+
+
+def main(argv=None) -> int:
+    arguments = parse_arguments(argv)
+    config = profiles.get_profile(arguments.profile)
+    if arguments.learning_rate is not None:
+        config = dataclasses.replace(config, learning_rate=arguments.learning_rate)
+    dataset = data.load_dataset()
+    depths = sorted(arguments.depths)
+    print(f"Profile: {config.describe()}")
+    started = time.perf_counter()
+    final_train_error = {}
+    rows = []
+    for seed in arguments.seeds:
+        for depth in depths:
+            seeding.set_seed(seed)
+            model = models.cifar_plain(depth, input_shape=config.input_shape, num_classes=dataset.num_classes)
+            history = train.train(model, dataset, config, seed=seed, verbose=False)
+            final_train_error[seed, depth] = 100 * history.final("train_error")
+            rows.append((seed, depth, final_train_error[seed, depth], 100 * history.final("test_error"),
+                         history.total_seconds))
+            print(f"seed {seed}  plain-{depth:<4d} final training error {rows[-1][2]:5.1f} %   "
+                  f"test error {rows[-1][3]:5.1f} %   ({rows[-1][4]:.0f} s)", flush=True)
+    shallow, deep = depths[0], depths[-1]
+    print(f"\nplain-{shallow} against plain-{deep}, final training error (percent):")
+    failures = 0
+    for seed in arguments.seeds:
+        gap = final_train_error[seed, deep] - final_train_error[seed, shallow]
+        verdict = "degradation" if gap >= arguments.min_gap else f"gap below {arguments.min_gap:g} points"
+        failures += gap < arguments.min_gap
+        print(f"  seed {seed}: {final_train_error[seed, shallow]:5.1f} against {final_train_error[seed, deep]:5.1f}"
+              f"  (gap {gap:+5.1f} points: {verdict})")
+    print(f"Total time: {(time.perf_counter() - started) / 60:.1f} minutes")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
