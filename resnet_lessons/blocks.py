@@ -8,7 +8,7 @@ Layer names follow ``keras.applications.ResNet50`` (``conv2_block1_1_conv``, ``c
 weights line up with it and ``model.summary()`` reads the same in both:
 
 - ``{name}_1_conv``/``_1_bn``/``_1_relu``: the first convolution of the residual branch,
-- ``{name}_2_conv``/``_2_bn``: the second one,
+- ``{name}_2_conv``/``_2_bn``: the second one (and ``{name}_3_conv``/``_3_bn``, a bottleneck's third),
 - ``{name}_0_conv``/``_0_bn`` (projection) or ``{name}_0_pad`` (option A): the shortcut,
 - ``{name}_add`` and ``{name}_out``: the sum F(x) + x and the ReLU after it.
 
@@ -18,6 +18,12 @@ Shortcut options of the paper (He et al. 2015, Sec. 3.3 and 4.1):
   residual net has exactly as many parameters as the plain net of the same depth.
 - ``"B"``: identity where shapes match, a 1x1 projection (conv + batch norm) where they change.
 - ``"C"``: a projection on every block.
+
+The *bottleneck* block of ResNet-50/101/152 (Sec. 4.1, Fig. 5, chapter 5) replaces the two 3x3 convolutions by a
+1x1 convolution that reduces the channels four-fold, a 3x3 convolution on the reduced channels and a 1x1
+convolution that expands them again. The paper puts a downsampling block's stride on the first 1x1 convolution;
+the later "ResNet v1.5" (torchvision's and NVIDIA's reference models) moves it to the 3x3 convolution, so that no
+1x1 convolution skips three of every four pixels; it costs a few percent more multiply-adds (chapter 5 counts them).
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ import keras
 from keras import layers
 
 SHORTCUT_OPTIONS = ("A", "B", "C")
+# Where a downsampling bottleneck puts its stride: "1x1" as in the paper (and keras.applications), "3x3" as "v1.5".
+STRIDE_PLACEMENTS = ("1x1", "3x3")
+# A bottleneck's last 1x1 convolution has this many times the channels of its first two (Fig. 5: 64 -> 256).
+BOTTLENECK_EXPANSION = 4
 
 # Batch-norm settings shared by every block. epsilon matches keras.applications' ResNets; momentum 0.9 (PyTorch's
 # 0.1) lets the moving statistics follow the weights within the few dozen steps of a quick-profile epoch, where
@@ -82,7 +92,7 @@ class ZeroPadShortcut(layers.Layer):
 
 
 def conv_bn(x, filters: int, kernel_size: int, strides: int, name: str, *, use_bias: bool = False,
-            gamma_zero: bool = False):
+            gamma_zero: bool = False, padding: str = "same"):
     """A convolution followed by batch norm, named ``{name}_conv`` and ``{name}_bn``.
 
     The convolution has no bias by default: the batch norm right after it subtracts the mean anyway, and the paper's
@@ -97,6 +107,9 @@ def conv_bn(x, filters: int, kernel_size: int, strides: int, name: str, *, use_b
         name: prefix of the two layer names.
         use_bias: give the convolution a bias.
         gamma_zero: start the batch-norm scale at zero, so the pair outputs zeros (see :func:`basic_block`).
+        padding: ``"same"`` (default) or ``"valid"``, for a convolution whose input was padded explicitly.
+            TensorFlow's ``"same"`` pads a stride-2 convolution only at the bottom and right; explicit symmetric
+            padding (as in ``keras.applications`` and PyTorch) is needed where weights must line up with theirs.
 
     Returns:
         The normalised tensor, before any activation.
@@ -105,7 +118,7 @@ def conv_bn(x, filters: int, kernel_size: int, strides: int, name: str, *, use_b
         filters,
         kernel_size,
         strides=strides,
-        padding="same",
+        padding=padding,
         use_bias=use_bias,
         kernel_initializer="he_normal",
         name=f"{name}_conv",
@@ -172,6 +185,61 @@ def basic_block(x, filters: int, strides: int = 1, *, name: str, residual: bool 
         y = layers.Add(name=f"{name}_add")([shortcut(x, filters, strides, shortcut_option, name, use_bias=use_bias),
                                             y])
     return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def bottleneck_block(x, filters: int, strides: int = 1, *, name: str, stride_on: str = "1x1",
+                     shortcut_option: str = "B", zero_init_residual: bool = False, use_bias: bool = False):
+    """The bottleneck block of ResNet-50/101/152 (Fig. 5, right): 1x1 reduce, 3x3, 1x1 expand, (+ shortcut), ReLU.
+
+    Each convolution is followed by batch norm, and the first two by a ReLU; the third is added to the shortcut
+    *before* the last ReLU, so the residual branch can output negative values that cancel part of its input. With
+    256 input channels and ``filters=64`` it costs about 70,000 weights, against about 1.2 million for two 3x3
+    convolutions at 256 channels (chapter 5 computes both).
+
+    Args:
+        x: input tensor ``(batch, H, W, C)``.
+        filters: channels of the first two convolutions; the block outputs ``4 * filters``.
+        strides: the block's stride (2 halves the feature map at a stage's first block).
+        name: layer-name prefix, e.g. ``"conv3_block1"``; layers are named as in ``keras.applications.ResNet50``.
+        stride_on: ``"1x1"`` puts the stride on the first 1x1 convolution, as the paper and
+            ``keras.applications`` do; ``"3x3"`` puts it on the 3x3 convolution ("ResNet v1.5"), padded
+            symmetrically by an explicit ``{name}_2_pad`` layer as in PyTorch. The projection shortcut is strided
+            either way.
+        shortcut_option: ``"B"`` (default, as in the paper's ImageNet models: a projection where the shape
+            changes), ``"A"`` or ``"C"``.
+        zero_init_residual: start the last batch-norm scale at zero, so the block starts as ``relu(shortcut)``.
+        use_bias: give the convolutions a bias (``keras.applications`` style).
+
+    Returns:
+        The block's output ``(batch, H / strides, W / strides, 4 * filters)``.
+    """
+    _validate_block_arguments(filters, strides)
+    shortcut_option = validate_shortcut(shortcut_option)
+    stride_on = validate_stride_placement(stride_on)
+    reduce_strides, middle_strides = (strides, 1) if stride_on == "1x1" else (1, strides)
+    y = conv_bn(x, filters, 1, reduce_strides, f"{name}_1", use_bias=use_bias)  # (batch, H', W', filters)
+    y = layers.Activation("relu", name=f"{name}_1_relu")(y)
+    middle_padding = "same"
+    if middle_strides > 1:
+        y = layers.ZeroPadding2D(1, name=f"{name}_2_pad")(y)
+        middle_padding = "valid"
+    y = conv_bn(y, filters, 3, middle_strides, f"{name}_2", use_bias=use_bias, padding=middle_padding)
+    y = layers.Activation("relu", name=f"{name}_2_relu")(y)
+    output_filters = BOTTLENECK_EXPANSION * filters
+    y = conv_bn(y, output_filters, 1, 1, f"{name}_3", use_bias=use_bias, gamma_zero=zero_init_residual)
+    residual = shortcut(x, output_filters, strides, shortcut_option, name, use_bias=use_bias)
+    y = layers.Add(name=f"{name}_add")([residual, y])  # (batch, H / strides, W / strides, 4 * filters)
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def validate_stride_placement(stride_on: str) -> str:
+    """Return ``stride_on`` if it is ``"1x1"`` or ``"3x3"``, else raise ``ValueError`` naming both."""
+    if stride_on not in STRIDE_PLACEMENTS:
+        raise ValueError(
+            f"stride_on must be one of {', '.join(repr(p) for p in STRIDE_PLACEMENTS)} (the paper's placement and "
+            f"'v1.5'), got {stride_on!r}"
+        )
+    return stride_on
 
 
 def validate_shortcut(option: str) -> str:

@@ -1,10 +1,15 @@
-"""Plain and residual networks, all made by one builder (chapters 1, 3 and 4).
+"""Plain and residual networks, all made by one builder (chapters 1, 3, 4 and 5).
 
 :func:`build_network` takes a stem, a list of :class:`Stage` sizes and a block function and returns a functional
 Keras model; every named network is a short recipe on top of it, as in ``keras.applications``' ``resnet.py`` and
 timm's ``resnet.py``. The CIFAR-10 family of the paper (Sec. 4.2) has ``6n + 2`` weighted layers: a 3x3 stem
 convolution with 16 filters, three stages of ``n`` two-layer blocks with 16, 32 and 64 filters on 32x32, 16x16 and
 8x8 maps, global average pooling and a 10-way dense layer.
+
+The ImageNet family (Table 1, chapter 5) has a 7x7 stride-2 stem convolution with 64 filters and a 3x3 stride-2 max
+pool, then four stages on 56x56, 28x28, 14x14 and 7x7 maps: basic blocks with 64, 128, 256 and 512 filters for
+ResNet-18/34, bottleneck blocks with those inner widths (and four times as many output channels) for
+ResNet-50/101/152. Its layer names are those of ``keras.applications.ResNet50``, so weights copy across by name.
 
 Models output *logits* (no softmax) unless asked otherwise: the loss applies the softmax in a numerically stable
 way, and a chapter that wants probabilities passes ``classifier_activation="softmax"``.
@@ -13,6 +18,7 @@ way, and a chapter that wants probabilities passes ``classifier_activation="soft
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -23,6 +29,18 @@ from resnet_lessons import blocks
 
 CIFAR_STAGE_FILTERS = (16, 32, 64)
 CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
+
+# The paper's Table 1: blocks per stage (conv2_x .. conv5_x) of each ImageNet ResNet, and the stages' filters.
+IMAGENET_BLOCKS_PER_STAGE = {
+    18: (2, 2, 2, 2),
+    34: (3, 4, 6, 3),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+}
+IMAGENET_STAGE_FILTERS = (64, 128, 256, 512)
+# Depths from here on use bottleneck blocks; shallower ones use basic blocks.
+FIRST_BOTTLENECK_DEPTH = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +59,8 @@ class Stage:
 
 
 def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequence[Stage], block: Callable,
-                  num_classes: int, name: str, classifier_activation: str | None = None) -> keras.Model:
+                  num_classes: int, name: str, classifier_activation: str | None = None,
+                  include_top: bool = True) -> keras.Model:
     """Build ``stem -> stages of blocks -> global average pooling -> dense`` as a functional Keras model.
 
     Stages are numbered from 2 (the stem is ``conv1``), as in the paper's Table 1 and ``keras.applications``, so the
@@ -56,6 +75,8 @@ def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequenc
         num_classes: outputs of the final dense layer.
         name: the model's name.
         classifier_activation: activation of the final layer; ``None`` returns logits.
+        include_top: end with pooling and the dense layer (``avg_pool``, ``predictions``); ``False`` ends with the
+            last stage's feature map, for use as a feature extractor (``num_classes`` is then ignored).
 
     Returns:
         The (unbuilt-optimizer, uncompiled) ``keras.Model``.
@@ -71,6 +92,8 @@ def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequenc
         for block_number in range(1, stage.blocks + 1):
             strides = stage.strides if block_number == 1 else 1
             x = block(x, stage.filters, strides, name=f"conv{stage_number}_block{block_number}")
+    if not include_top:
+        return keras.Model(inputs, x, name=name)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)  # (batch, channels)
     outputs = layers.Dense(num_classes, activation=classifier_activation, name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
@@ -170,6 +193,91 @@ def plain20(**kwargs) -> keras.Model:
 def plain56(**kwargs) -> keras.Model:
     """Plain-56: ResNet-56's layers without shortcuts; trains worse than plain-20 (the degradation problem)."""
     return cifar_plain(56, **kwargs)
+
+
+def imagenet_stem(inputs, *, use_bias: bool = False):
+    """The ImageNet nets' first layers (Table 1's conv1 and the max pool): 224x224 in, 56x56x64 out.
+
+    A 7x7 convolution with 64 filters and stride 2, batch norm and ReLU, then a 3x3 max pool with stride 2. Both are
+    padded explicitly and symmetrically (``conv1_pad`` by 3, ``pool1_pad`` by 1), as in ``keras.applications`` and
+    PyTorch; TensorFlow's ``"same"`` would pad a stride-2 layer at the bottom and right only, and shift every
+    feature map by one pixel against theirs.
+    """
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)  # (batch, 230, 230, 3)
+    x = blocks.conv_bn(x, IMAGENET_STAGE_FILTERS[0], 7, 2, "conv1", use_bias=use_bias, padding="valid")
+    x = layers.Activation("relu", name="conv1_relu")(x)  # (batch, 112, 112, 64)
+    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)  # (batch, 56, 56, 64)
+
+
+def imagenet_resnet(depth: int, *, input_shape: Sequence[int] = (224, 224, 3), num_classes: int = 1000,
+                    use_bias: bool = False, stride_on: str = "1x1", include_top: bool = True,
+                    classifier_activation: str | None = None) -> keras.Model:
+    """A ResNet of the paper's ImageNet family (Table 1): ResNet-18, 34, 50, 101 or 152.
+
+    ResNet-18/34 stack basic blocks, ResNet-50/101/152 bottleneck blocks; both use option B shortcuts (a projection
+    where the shape changes), as the paper's deeper models do. The layer names are ``keras.applications``':
+    ``conv1_pad`` .. ``pool1_pool``, ``conv2_block1_0_conv`` (the projection), ``conv2_block1_1_conv`` ..
+    ``conv5_block3_out``, ``avg_pool``, ``predictions``.
+
+    Args:
+        depth: 18, 34, 50, 101 or 152.
+        input_shape: ``(height, width, channels)``; global average pooling accepts any size of at least 32x32.
+        num_classes: outputs of the dense layer (ImageNet has 1,000 classes).
+        use_bias: give every convolution a bias. The paper's nets have none (batch norm removes a constant
+            shift); ``keras.applications.ResNet50`` has them, so ``use_bias=True`` matches its 25,636,712
+            parameters and takes its weights unchanged.
+        stride_on: ``"1x1"`` (the paper) or ``"3x3"`` ("v1.5") for a downsampling bottleneck's stride; basic
+            blocks have only 3x3 convolutions and carry the stride on the first of them either way.
+        include_top: end with ``avg_pool`` and ``predictions``; ``False`` ends with ``conv5_block*_out``.
+        classifier_activation: activation of ``predictions``; ``None`` gives logits, ``"softmax"`` probabilities
+            as ``keras.applications`` returns them.
+
+    Returns:
+        A functional ``keras.Model`` named ``resnet{depth}``, e.g. ``"resnet50"``.
+    """
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth not in IMAGENET_BLOCKS_PER_STAGE:
+        raise ValueError(
+            f"depth must be one of {', '.join(map(str, IMAGENET_BLOCKS_PER_STAGE))} (the paper's Table 1), "
+            f"got {depth!r}"
+        )
+    stride_on = blocks.validate_stride_placement(stride_on)
+    if not isinstance(use_bias, bool):
+        raise ValueError(f"use_bias must be True or False, got {use_bias!r}")
+    if depth >= FIRST_BOTTLENECK_DEPTH:
+        block = functools.partial(blocks.bottleneck_block, stride_on=stride_on, use_bias=use_bias)
+    else:
+        block = functools.partial(blocks.basic_block, shortcut_option="B", use_bias=use_bias)
+    stages = [Stage(count, filters, 1 if index == 0 else 2)
+              for index, (count, filters) in enumerate(zip(IMAGENET_BLOCKS_PER_STAGE[depth], IMAGENET_STAGE_FILTERS))]
+    return build_network(input_shape=input_shape, stem=functools.partial(imagenet_stem, use_bias=use_bias),
+                         stages=stages, block=block, num_classes=num_classes, name=f"resnet{depth}",
+                         classifier_activation=classifier_activation, include_top=include_top)
+
+
+def resnet18(**kwargs) -> keras.Model:
+    """ResNet-18: basic blocks, (2, 2, 2, 2) per stage; keyword arguments as in :func:`imagenet_resnet`."""
+    return imagenet_resnet(18, **kwargs)
+
+
+def resnet34(**kwargs) -> keras.Model:
+    """ResNet-34: basic blocks, (3, 4, 6, 3) per stage, the residual net of the paper's Fig. 3."""
+    return imagenet_resnet(34, **kwargs)
+
+
+def resnet50(**kwargs) -> keras.Model:
+    """ResNet-50: ResNet-34's stages with bottleneck blocks; ``keras.applications.ResNet50``'s layers."""
+    return imagenet_resnet(50, **kwargs)
+
+
+def resnet101(**kwargs) -> keras.Model:
+    """ResNet-101: bottleneck blocks, (3, 4, 23, 3) per stage."""
+    return imagenet_resnet(101, **kwargs)
+
+
+def resnet152(**kwargs) -> keras.Model:
+    """ResNet-152: bottleneck blocks, (3, 8, 36, 3) per stage, the paper's deepest ImageNet model."""
+    return imagenet_resnet(152, **kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
