@@ -77,3 +77,89 @@ def test_bad_block_arguments(kwargs, message):
 def test_bad_filters_and_strides(filters, strides):
     with pytest.raises(ValueError, match="positive integer"):
         block_model((8, 8, 16), filters, strides)
+
+
+# --- The bottleneck block (chapter 5) ---
+
+def bottleneck_model(input_shape, filters, strides, **kwargs):
+    inputs = keras.Input(input_shape)
+    return keras.Model(inputs, blocks.bottleneck_block(inputs, filters, strides, name="b", **kwargs))
+
+
+def test_bottleneck_parameter_count_by_hand():
+    model = bottleneck_model((8, 8, 16), 4, 2)  # 16 -> 4 -> 4 -> 16 channels, with a projection (stride 2)
+    convs = 1 * 1 * 16 * 4 + 3 * 3 * 4 * 4 + 1 * 1 * 4 * 16 + 1 * 1 * 16 * 16
+    batch_norms = 2 * (4 + 4 + 16 + 16)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == convs + batch_norms
+    assert model.output.shape[1:] == (4, 4, 16)
+
+
+def test_bottleneck_layer_names_follow_keras_applications():
+    names = [layer.name for layer in bottleneck_model((8, 8, 16), 8, 2).layers[1:]]
+    expected = {f"b_{index}_{kind}" for index in (0, 1, 2, 3) for kind in ("conv", "bn")}
+    expected |= {"b_1_relu", "b_2_relu", "b_add", "b_out"}
+    assert set(names) == expected
+
+
+def test_identity_shortcut_where_the_shape_is_kept():
+    names = {layer.name for layer in bottleneck_model((8, 8, 32), 8, 1).layers}
+    assert "b_0_conv" not in names and "b_add" in names
+
+
+@pytest.mark.parametrize("stride_on, strided, unstrided", [("1x1", "b_1_conv", "b_2_conv"),
+                                                           ("3x3", "b_2_conv", "b_1_conv")])
+def test_stride_placement(stride_on, strided, unstrided):
+    model = bottleneck_model((8, 8, 16), 4, 2, stride_on=stride_on)
+    assert model.get_layer(strided).strides == (2, 2)
+    assert model.get_layer(unstrided).strides == (1, 1)
+    assert model.get_layer("b_0_conv").strides == (2, 2)  # the projection is strided either way
+    assert ("b_2_pad" in {layer.name for layer in model.layers}) == (stride_on == "3x3")
+    assert model.output.shape[1:] == (4, 4, 16)
+
+
+def test_strided_3x3_is_centred_on_the_pixels_the_shortcut_samples():
+    # A 3x3 kernel with only its centre tap set copies the pixel under its centre. With symmetric padding (as in
+    # PyTorch) the stride-2 convolution centres on pixels 0, 2, 4, ... like the 1x1 projection; TensorFlow's
+    # "same" would pad only the bottom and right and centre on pixels 1, 3, 5, ...
+    model = bottleneck_model((8, 8, 1), 1, 2, stride_on="3x3")
+    conv = model.get_layer("b_2_conv")
+    kernel = np.zeros(conv.kernel.shape, "float32")
+    kernel[1, 1, 0, 0] = 1.0
+    conv.set_weights([kernel])
+    probe = keras.Model(model.input, conv.output)
+    x = np.random.default_rng(0).uniform(size=(1, 8, 8, 1)).astype("float32")
+    first = keras.Model(model.input, model.get_layer("b_1_relu").output)(x)
+    np.testing.assert_allclose(probe(x), np.asarray(first)[:, ::2, ::2, :], atol=1e-6)
+
+
+def test_bottleneck_zero_init_starts_as_relu_of_the_input():
+    model = bottleneck_model((4, 4, 16), 4, 1, zero_init_residual=True)
+    x = np.random.default_rng(0).normal(size=(2, 4, 4, 16)).astype("float32")
+    np.testing.assert_allclose(model(x, training=False), np.maximum(x, 0), atol=1e-6)
+
+
+def test_bottleneck_with_option_a_pads_zeros():
+    names = {layer.name for layer in bottleneck_model((8, 8, 16), 8, 2, shortcut_option="A").layers}
+    assert "b_0_pad" in names and "b_0_conv" not in names
+
+
+def test_bottleneck_use_bias():
+    model = bottleneck_model((8, 8, 16), 4, 2, use_bias=True)
+    assert all(model.get_layer(f"b_{index}_conv").use_bias for index in range(4))
+
+
+@pytest.mark.parametrize("stride_on", ["2x2", "1X1", None, 1])
+def test_bad_stride_placement(stride_on):
+    with pytest.raises(ValueError, match="stride_on must be one of '1x1', '3x3'"):
+        bottleneck_model((8, 8, 16), 4, 2, stride_on=stride_on)
+
+
+@pytest.mark.parametrize("filters, strides", [(0, 1), (4, 0), (4.0, 1)])
+def test_bad_bottleneck_filters_and_strides(filters, strides):
+    with pytest.raises(ValueError, match="positive integer"):
+        bottleneck_model((8, 8, 16), filters, strides)
+
+
+def test_conv_bn_valid_padding():
+    inputs = keras.Input((8, 8, 3))
+    assert blocks.conv_bn(inputs, 4, 3, 1, "c", padding="valid").shape[1:] == (6, 6, 4)
