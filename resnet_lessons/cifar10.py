@@ -15,13 +15,11 @@ import dataclasses
 import os
 import pathlib
 import pickle
-import socket
-import threading
 import urllib.parse
 
 import numpy as np
 
-from resnet_lessons import data
+from resnet_lessons import data, downloads
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 
@@ -176,21 +174,9 @@ def read_cifar10_directory(directory) -> data.ImageDataset:
     )
 
 
-def keras_cache_roots(cache_dir=None) -> list[pathlib.Path]:
-    """The folders that Keras uses as its cache root (the folder holding ``datasets/``).
-
-    Args:
-        cache_dir: a root given explicitly (as ``keras.utils.get_file(cache_dir=...)`` takes it); when
-            None, ``$KERAS_HOME`` if set, else ``~/.keras``, then ``/tmp/.keras`` where Keras falls back
-            when the home folder is not writable.
-
-    Returns:
-        The candidate roots, most likely first.
-    """
-    if cache_dir is not None:
-        return [pathlib.Path(cache_dir).expanduser()]
-    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return [pathlib.Path(keras_home).expanduser(), pathlib.Path("/tmp") / ".keras"]
+# Shared with the ImageNet weights (chapter 5); see resnet_lessons.downloads. Module-level names, so tests can
+# replace them here.
+keras_cache_roots = downloads.keras_cache_roots
 
 
 def _has_all_batches(directory):
@@ -220,32 +206,7 @@ def find_cached_cifar10(cache_dir=None) -> pathlib.Path | None:
     return None
 
 
-def _host_reachable(host, port, timeout):
-    """Whether a TCP connection to ``host:port`` opens within ``timeout`` seconds (DNS lookup included).
-
-    The connection is tried in a daemon thread, because a DNS lookup ignores socket timeouts and can
-    block for much longer on an offline machine.
-
-    Returns:
-        ``(reachable, reason)``: ``reason`` says why not when ``reachable`` is False.
-    """
-    outcome = {}
-
-    def try_to_connect():
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                outcome["reachable"] = True
-        except OSError as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=try_to_connect, name="cifar10-reachability", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if outcome.get("reachable"):
-        return True, ""
-    if "error" in outcome:
-        return False, f"cannot connect to {host}:{port} ({outcome['error']})"
-    return False, f"no answer from {host}:{port} within {timeout:g} s"
+_host_reachable = downloads.host_reachable
 
 
 def _download_into_keras_cache(cache_dir, timeout):
@@ -260,25 +221,22 @@ def _download_into_keras_cache(cache_dir, timeout):
     # Imported here: reading the cache needs no Keras, and importing it takes seconds.
     import keras
 
-    previous_timeout = socket.getdefaulttimeout()
-    # a stalled connection then fails instead of hanging the chapter
-    socket.setdefaulttimeout(max(timeout, _DOWNLOAD_SOCKET_TIMEOUT_SECONDS))
     try:
-        extracted = keras.utils.get_file(
-            fname=KERAS_DOWNLOAD_NAME,
-            origin=CIFAR10_URL,
-            extract=True,
-            file_hash=CIFAR10_SHA256,
-            cache_dir=None if cache_dir is None else os.fspath(cache_dir),
-        )
+        # a stalled connection then fails instead of hanging the chapter
+        with downloads.socket_timeout(max(timeout, _DOWNLOAD_SOCKET_TIMEOUT_SECONDS)):
+            extracted = keras.utils.get_file(
+                fname=KERAS_DOWNLOAD_NAME,
+                origin=CIFAR10_URL,
+                extract=True,
+                file_hash=CIFAR10_SHA256,
+                cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+            )
     except Exception as error:
         raise CIFAR10Unavailable(
             f"downloading CIFAR-10 from {CIFAR10_URL} failed ({error}); check the connection and try again, "
             "or use the synthetic data set",
             reason=f"not in the Keras cache, and the download failed ({error})",
         ) from error
-    finally:
-        socket.setdefaulttimeout(previous_timeout)
     directory = pathlib.Path(extracted) / ARCHIVE_FOLDER
     if not _has_all_batches(directory):
         raise CIFAR10Unavailable(
