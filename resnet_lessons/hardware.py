@@ -1,0 +1,205 @@
+"""What the machine is and which number formats it computes fast (chapter 6, measuring speed).
+
+A benchmark number means little without the machine it came from, so :func:`describe_environment` records the
+versions, the processor and the device, and :mod:`resnet_lessons.bench` stores that record beside every result.
+:func:`precision_support` decides which precisions a benchmark may ask for: mixed precision only pays where the
+hardware has instructions for the 16-bit format; elsewhere TensorFlow still runs it, by converting to float32 and back,
+and a timing would measure those conversions rather than mixed precision. So the benchmark refuses such a request
+with the reason instead of printing a misleading number.
+
+Nothing here runs at import time; every function looks at the machine when it is called.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import platform
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+DEVICES = ("auto", "cpu", "gpu")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+# CPU feature flags (Linux /proc/cpuinfo) that mean native 16-bit arithmetic: x86 (AVX-512 and AMX) and Arm.
+BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+FLOAT16_CPU_FLAGS = frozenset({"avx512_fp16", "amx_fp16", "fphp", "asimdhp"})
+# NVIDIA compute capabilities from which the tensor cores take the format (Volta: float16; Ampere: bfloat16).
+FLOAT16_GPU_CAPABILITY = (7, 0)
+BFLOAT16_GPU_CAPABILITY = (8, 0)
+
+CPUINFO_PATH = "/proc/cpuinfo"
+
+
+@dataclasses.dataclass(frozen=True)
+class PrecisionSupport:
+    """Whether one precision can be benchmarked on a device, and why (or why not)."""
+
+    precision: str  # "float32", "mixed_bfloat16" or "mixed_float16"
+    supported: bool  # True: the device has native arithmetic for the format
+    reason: str  # one sentence a reader can act on
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Return ``"cpu"`` or ``"gpu"``: the device a benchmark runs on.
+
+    Args:
+        device: ``"auto"`` (the first GPU if TensorFlow sees one, else the CPU), ``"cpu"`` or ``"gpu"``.
+
+    Raises:
+        ValueError: for another value, or for ``"gpu"`` when TensorFlow sees no GPU.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    if device == "gpu" and not has_gpu:
+        raise ValueError("device 'gpu' was asked for, but TensorFlow sees no GPU on this machine; use 'cpu'")
+    if device == "auto":
+        return "gpu" if has_gpu else "cpu"
+    return device
+
+
+def tensorflow_device_name(device: str) -> str:
+    """The TensorFlow device string (``"/CPU:0"`` or ``"/GPU:0"``) of ``"cpu"``, ``"gpu"`` or ``"auto"``."""
+    return f"/{resolve_device(device).upper()}:0"
+
+
+def cpu_flags(path: str = CPUINFO_PATH) -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them (``avx2``, ``avx512_bf16``, ...); empty where unreadable."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip().lower() in ("flags", "features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_model(path: str = CPUINFO_PATH) -> str:
+    """The processor's name (``"Intel(R) Xeon(R) ..."``), or what ``platform`` knows where Linux's file is absent."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip().lower() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def gpu_compute_capability() -> tuple[int, int] | None:
+    """The first GPU's CUDA compute capability, e.g. ``(8, 0)``; ``None`` without a GPU or when unknown."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+    return tuple(capability) if capability else None
+
+
+def precision_support(device: str = "auto", *, flags: frozenset[str] | None = None,
+                      capability: tuple[int, int] | None = None) -> dict[str, PrecisionSupport]:
+    """Say, for each of :data:`PRECISIONS`, whether a benchmark on ``device`` may use it.
+
+    float32 is supported everywhere. Mixed precision (Keras' ``mixed_bfloat16`` and ``mixed_float16`` policies:
+    16-bit activations and arithmetic, float32 weights) is supported where the hardware has the format natively: a
+    CPU with the AVX-512/AMX (x86) or Arm instructions for it, an NVIDIA GPU from compute capability 7.0 (float16)
+    or 8.0 (bfloat16).
+
+    Args:
+        device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
+        flags: the CPU's feature flags; by default read from ``/proc/cpuinfo`` (tests pass their own).
+        capability: the GPU's compute capability; by default asked of TensorFlow.
+
+    Returns:
+        ``{precision: PrecisionSupport}`` in the order of :data:`PRECISIONS`.
+    """
+    device = resolve_device(device)
+    support = {"float32": PrecisionSupport("float32", True, "float32 runs on every device")}
+    if device == "cpu":
+        flags = cpu_flags() if flags is None else frozenset(flags)
+        for precision, wanted, name in (("mixed_bfloat16", BFLOAT16_CPU_FLAGS, "bfloat16"),
+                                        ("mixed_float16", FLOAT16_CPU_FLAGS, "float16")):
+            found = sorted(wanted & flags)
+            if found:
+                support[precision] = PrecisionSupport(precision, True,
+                                                      f"this CPU has {name} instructions ({', '.join(found)})")
+            elif not flags:
+                support[precision] = PrecisionSupport(
+                    precision, False, f"cannot tell whether this CPU has {name} instructions ({CPUINFO_PATH} is "
+                                      "not readable here); benchmark float32")
+            else:
+                support[precision] = PrecisionSupport(
+                    precision, False, f"this CPU has no {name} instructions (none of {', '.join(sorted(wanted))}); "
+                                      f"TensorFlow would emulate {name} with conversions to and from float32")
+    else:
+        capability = gpu_compute_capability() if capability is None else tuple(capability)
+        for precision, least, name in (("mixed_bfloat16", BFLOAT16_GPU_CAPABILITY, "bfloat16"),
+                                       ("mixed_float16", FLOAT16_GPU_CAPABILITY, "float16")):
+            needed = f"{least[0]}.{least[1]}"
+            if capability is None:
+                support[precision] = PrecisionSupport(
+                    precision, False, f"the GPU's compute capability is unknown; {name} needs at least {needed}")
+            elif capability >= least:
+                support[precision] = PrecisionSupport(
+                    precision, True, f"the GPU (compute capability {capability[0]}.{capability[1]}) has {name} "
+                                     "tensor cores")
+            else:
+                support[precision] = PrecisionSupport(
+                    precision, False, f"the GPU has compute capability {capability[0]}.{capability[1]}; {name} "
+                                      f"tensor cores need at least {needed}")
+    return {precision: support[precision] for precision in PRECISIONS}
+
+
+def check_precision(precision: str, device: str = "auto", **kwargs) -> str:
+    """Return ``precision`` if :func:`precision_support` allows it on ``device``, else raise ``ValueError`` saying why.
+
+    Keyword arguments go to :func:`precision_support`.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    support = precision_support(device, **kwargs)[precision]
+    if not support.supported:
+        allowed = [name for name, entry in precision_support(device, **kwargs).items() if entry.supported]
+        raise ValueError(f"precision {precision!r} is not supported on this {resolve_device(device).upper()}: "
+                         f"{support.reason}. Supported here: {', '.join(allowed)}")
+    return precision
+
+
+def describe_environment(device: str = "auto") -> dict:
+    """A record of where and when a measurement ran: date, versions, processor, device, cores, load.
+
+    The load average (Unix only) says how busy the machine was: on a 2-core machine a load of 2 means the cores were
+    already fully used by something else, and every time measured then is inflated.
+    """
+    device = resolve_device(device)
+    record = {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "device": device,
+        "gpu": None,
+        "onednn_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "load_average": _load_average(),
+    }
+    if device == "gpu":
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        record["gpu"] = details.get("device_name", "GPU")
+    return record
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
