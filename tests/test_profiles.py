@@ -71,3 +71,21 @@ def test_describe_and_input_shape():
 def test_learning_rate_at_rejects_bad_steps(iteration, steps_per_epoch, message):
     with pytest.raises(ValueError, match=message):
         profiles.QUICK.learning_rate_at(iteration, steps_per_epoch)
+
+
+def test_for_depth_adds_the_papers_resnet110_warmup():
+    deep = profiles.for_depth("paper", 110)
+    assert deep.name == "paper-warmup" and deep.warmup_iterations == 400 and deep.warmup_learning_rate == 0.01
+    assert dataclasses.replace(deep, name="paper", warmup_iterations=0) == profiles.PAPER  # nothing else changes
+    steps = 45_000 // 128
+    rates = [deep.learning_rate_at(step, steps) for step in (0, 399, 400, 32_000)]
+    assert rates == pytest.approx([0.01, 0.01, 0.1, 0.01])
+    assert profiles.for_depth(profiles.PAPER, 1202).warmup_iterations == 400
+    assert profiles.for_depth("paper", 56) is profiles.PAPER  # shallower nets start at 0.1 at once
+    assert profiles.for_depth("quick", 110) is profiles.QUICK  # it warms up already
+
+
+@pytest.mark.parametrize("depth", [0, -110, 1.5, "110", True])
+def test_for_depth_rejects_bad_depths(depth):
+    with pytest.raises(ValueError, match="depth must be a positive integer"):
+        profiles.for_depth("paper", depth)
