@@ -1,0 +1,462 @@
+"""Tests of resnet_lessons.bench and resnet_lessons.hardware: the timing, the statistics, the precisions, the report
+and the command line, on tiny models and one or two steps (no test here judges a machine's speed)."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from resnet_lessons import bench, complexity, hardware, models
+
+TINY = dict(model="tiny", batch_size=2, image_size=8)
+
+
+def _tiny_network(input_shape):
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Conv2D(4, 3, padding="same", use_bias=False, name="conv1_conv")(inputs)
+    x = keras.layers.BatchNormalization(name="conv1_bn")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10, name="predictions")(x), name="tiny")
+
+
+@pytest.fixture(autouse=True)
+def tiny_model_registered(monkeypatch):
+    """A one-convolution stand-in, so most tests trace and run in a fraction of a second."""
+    monkeypatch.setitem(bench.MODELS, "tiny", bench.ModelEntry(_tiny_network, "a test network", 4))
+
+
+def tiny_spec(**fields):
+    return bench.BenchmarkSpec(**{**TINY, **fields})
+
+
+def result_with(step_seconds, mode="forward", batch_size=4, multiply_adds=1_000_000, model="tiny"):
+    spec = bench.BenchmarkSpec(model=model, mode=mode, batch_size=batch_size, image_size=8)
+    return bench.BenchmarkResult(spec, tuple(step_seconds), (9.0,), multiply_adds, "cpu")
+
+
+# ------------------------------------------------------------------------------------------- specs and input
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(model="resnet51"), "unknown model 'resnet51': expected one of ours, ours-bias, keras"),
+    (dict(mode="backward"), "unknown mode 'backward'"),
+    (dict(execution="graph"), "unknown execution 'graph'"),
+    (dict(precision="float16"), "unknown precision 'float16'"),
+    (dict(batch_size=0), "batch_size must be an integer >= 1, got 0"),
+    (dict(batch_size=2.0), "batch_size must be an integer >= 1, got 2.0"),
+    (dict(image_size=2), "image_size must be an integer >= 4 for model 'tiny', got 2"),
+    (dict(model="keras", image_size=16), "image_size must be an integer >= 32 for model 'keras', got 16"),
+])
+def test_spec_refuses_bad_values_naming_them(fields, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        tiny_spec(**fields)
+
+
+def test_spec_label_and_group():
+    spec = tiny_spec(mode="forward-backward")
+    assert spec.label == "tiny forward-backward function float32 2x8"
+    assert spec.group() == tiny_spec(model="resnet56", mode="forward-backward").group()
+    assert spec.group() != tiny_spec(mode="forward").group()
+
+
+def test_models_are_registered_as_promised():
+    assert {"ours", "ours-bias", "keras", "resnet20"} <= set(bench.MODELS)
+    model = bench.build_model("resnet20", 8)
+    assert model.input_shape == (None, 8, 8, 3)
+    assert model.output_shape == (None, 10)
+
+
+@pytest.mark.slow  # builds keras.applications.ResNet50 (about 3 s)
+def test_keras_model_gives_logits_with_random_weights():
+    model = bench.build_model("keras", 32)
+    assert model.layers[-1].activation is keras.activations.linear
+    assert model.output_shape == (None, 1000)
+
+
+needs_resnet50 = pytest.mark.skipif(not hasattr(models, "resnet50"), reason="models.resnet50 not written yet")
+
+
+@needs_resnet50
+@pytest.mark.slow  # builds three ResNet-50s (about 10 s)
+def test_ours_with_biases_does_exactly_keras_work_and_ours_without_them_less():
+    keras_model, ours_bias, ours = (bench.build_model(name, 64) for name in ("keras", "ours-bias", "ours"))
+    assert complexity.count_multiply_adds(ours_bias) == complexity.count_multiply_adds(keras_model)
+    assert complexity.count_multiply_adds(ours) == complexity.count_multiply_adds(keras_model)
+    assert ours_bias.count_params() == keras_model.count_params()
+    assert ours.count_params() < keras_model.count_params()
+
+
+def test_build_model_restores_the_global_dtype_policy():
+    before = keras.config.dtype_policy().name
+    model = bench.build_model("resnet20", 8, precision="mixed_bfloat16")
+    assert model.layers[1].dtype_policy.name == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == before
+
+
+# ------------------------------------------------------------------------------------------------- timing
+
+def test_read_back_copies_tensors_to_numpy_in_any_nest():
+    copied = bench.read_back({"a": tf.ones(2), "b": [tf.zeros(()), 3]})
+    assert isinstance(copied["a"], np.ndarray) and copied["a"].tolist() == [1.0, 1.0]
+    assert isinstance(copied["b"][0], (np.ndarray, np.generic)) and copied["b"][1] == 3
+
+
+def test_read_back_waits_for_an_asynchronous_result():
+    # In asynchronous mode a call returns before its result exists; reading it back gives the computed value.
+    tf.config.experimental.set_synchronous_execution(False)
+    try:
+        matrix = tf.random.stateless_normal((64, 64), seed=(0, 0))
+        product = tf.matmul(matrix, matrix)
+        assert np.allclose(bench.read_back(product), matrix.numpy() @ matrix.numpy(), atol=1e-3)
+    finally:
+        tf.config.experimental.set_synchronous_execution(True)
+
+
+class CountingStep:
+    """A step whose result records whether it was read back."""
+
+    def __init__(self):
+        self.calls = 0
+        self.read = 0
+
+    def __call__(self):
+        self.calls += 1
+        step = self
+
+        class Result:
+            def numpy(self):
+                step.read += 1
+                return np.zeros(1)
+
+        return Result()
+
+
+def test_time_steps_runs_burn_in_plus_steps_and_reads_every_result():
+    step = CountingStep()
+    times = bench.time_steps(step, steps=3, burn_in=2)
+    assert step.calls == step.read == 5
+    assert len(times.burn_in_seconds) == 2 and len(times.step_seconds) == 3
+    assert all(seconds >= 0 for seconds in times.step_seconds)
+
+
+def test_time_steps_logs_progress_like_the_blog():
+    lines = []
+    bench.time_steps(CountingStep(), steps=4, burn_in=1, log=lines.append, label="tiny", progress_every=2)
+    assert len(lines) == 2 and "tiny step 2/4" in lines[0] and "tiny step 4/4" in lines[1]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(steps=0), "steps must be an integer >= 1, got 0"),
+    (dict(steps=-5), "steps must be an integer >= 1, got -5"),
+    (dict(burn_in=-1), "burn_in must be an integer >= 0, got -1"),
+    (dict(progress_every=0), "progress_every must be an integer >= 1, got 0"),
+])
+def test_time_steps_refuses_bad_counts(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        bench.time_steps(CountingStep(), **arguments)
+
+
+# ------------------------------------------------------------------------------------------------ the steps
+
+def test_forward_step_returns_inference_logits():
+    model = _tiny_network((8, 8, 3))
+    images = tf.random.stateless_normal((2, 8, 8, 3), seed=(0, 0))
+    logits = bench.make_step(model, "forward", "function")(images, tf.constant([0, 1]))
+    np.testing.assert_allclose(logits.numpy(), model(images, training=False).numpy(), atol=1e-5)
+
+
+def test_forward_backward_step_returns_the_sum_of_all_gradients_and_changes_no_weight():
+    model = _tiny_network((8, 8, 3))
+    images, labels = tf.random.stateless_normal((2, 8, 8, 3), seed=(0, 0)), tf.constant([3, 7])
+    kernel_before = model.get_layer("conv1_conv").kernel.numpy()
+    total = bench.make_step(model, "forward-backward", "eager")(images, labels)
+    with tf.GradientTape() as tape:
+        logits = model(images, training=True)
+        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+    expected = sum(float(tf.reduce_sum(gradient)) for gradient in tape.gradient(loss, model.trainable_variables))
+    assert float(total) == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    np.testing.assert_array_equal(model.get_layer("conv1_conv").kernel.numpy(), kernel_before)
+
+
+def test_train_step_updates_the_weights():
+    model = _tiny_network((8, 8, 3))
+    images, labels = tf.random.stateless_normal((2, 8, 8, 3), seed=(0, 0)), tf.constant([3, 7])
+    kernel_before = model.get_layer("conv1_conv").kernel.numpy()
+    step = bench.make_step(model, "train-step", "function")
+    total = step(images, labels)
+    assert not np.array_equal(model.get_layer("conv1_conv").kernel.numpy(), kernel_before)
+    assert float(total) == pytest.approx(sum(float(tf.reduce_sum(w)) for w in model.trainable_variables), rel=1e-5)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (("sideways", "function"), "unknown mode 'sideways'"),
+    (("forward", "jit"), "unknown execution 'jit'"),
+])
+def test_make_step_refuses_unknown_modes_and_executions(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        bench.make_step(_tiny_network((8, 8, 3)), *arguments)
+
+
+# --------------------------------------------------------------------------------------- measuring many
+
+def test_measure_interleaves_benchmarks_reversing_the_order_each_round(monkeypatch):
+    calls = []
+    original = bench.Benchmark.step
+
+    def recording_step(self):
+        calls.append(self.spec.model)
+        return original(self)
+
+    monkeypatch.setattr(bench.Benchmark, "step", recording_step)
+    specs = [tiny_spec(model="tiny"), tiny_spec(model="resnet20")]
+    results = bench.measure(specs, steps=2, burn_in=1, log=None)
+    assert calls == ["tiny", "resnet20", "resnet20", "tiny", "tiny", "resnet20"]
+    assert [result.spec for result in results] == specs
+    assert all(len(r.step_seconds) == 2 and len(r.burn_in_seconds) == 1 for r in results)
+    assert results[1].multiply_adds_per_image == complexity.count_multiply_adds(models.resnet20(input_shape=(8, 8, 3)))
+
+
+def test_measure_runs_every_mode_and_execution_of_a_tiny_model():
+    specs = [tiny_spec(mode=mode, execution=execution)
+             for mode in bench.MODES for execution in ("eager", "function")]
+    lines = []
+    results = bench.measure(specs, steps=1, burn_in=1, log=lines.append)
+    assert [result.spec for result in results] == specs
+    assert all(result.median_seconds > 0 for result in results)
+    assert any("burn-in done" in line for line in lines)
+
+
+@pytest.mark.slow  # XLA compiles the step (a few seconds)
+def test_xla_execution_runs():
+    [result] = bench.measure(tiny_spec(execution="xla"), steps=1, burn_in=1, log=None)
+    assert result.median_seconds > 0
+
+
+def test_measure_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="specs must be a BenchmarkSpec or a non-empty list"):
+        bench.measure([], steps=1)
+    with pytest.raises(ValueError, match="specs must be a BenchmarkSpec"):
+        bench.measure(["tiny"], steps=1)
+    with pytest.raises(ValueError, match="steps must be an integer >= 1, got 0"):
+        bench.measure(tiny_spec(), steps=0)
+    with pytest.raises(ValueError, match="device must be one of auto, cpu, gpu, got 'tpu'"):
+        bench.measure(tiny_spec(), steps=1, device="tpu")
+
+
+def test_an_unsupported_precision_is_refused_before_any_model_is_built(monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda path=hardware.CPUINFO_PATH: frozenset({"avx2", "fma"}))
+    monkeypatch.setattr(bench, "Benchmark", None)  # building anything would fail differently
+    with pytest.raises(ValueError, match="precision 'mixed_bfloat16' is not supported on this CPU: this CPU has no "
+                                         "bfloat16 instructions"):
+        bench.measure(tiny_spec(precision="mixed_bfloat16"), steps=1, device="cpu")
+
+
+@pytest.mark.skipif(not hardware.precision_support("cpu")["mixed_bfloat16"].supported,
+                    reason="this CPU has no bfloat16 instructions")
+def test_mixed_bfloat16_runs_where_the_cpu_has_it():
+    [result] = bench.measure(tiny_spec(precision="mixed_bfloat16", mode="train-step"), steps=1, burn_in=0,
+                             device="cpu", log=None)
+    assert result.median_seconds > 0
+
+
+# ------------------------------------------------------------------------------------------- statistics
+
+def test_statistics_of_known_step_times():
+    result = result_with([1.0, 2.0, 3.0, 10.0], batch_size=4, multiply_adds=1_000_000)
+    assert result.mean_seconds == 4.0
+    assert result.median_seconds == 2.5
+    assert result.std_seconds == pytest.approx(np.std([1, 2, 3, 10], ddof=1))
+    assert result.images_per_second == pytest.approx(4 / 2.5)
+    assert result.flops_per_step == 2 * 1_000_000 * 4
+    assert result.gflops_per_second == pytest.approx(8e6 / 2.5 / 1e9)
+    assert result_with([1.0]).std_seconds == 0.0
+
+
+@pytest.mark.parametrize("mode", ["forward-backward", "train-step"])
+def test_backward_work_counts_three_forward_passes(mode):
+    assert result_with([1.0], mode=mode).flops_per_step == 3 * result_with([1.0]).flops_per_step
+
+
+def test_describe_prints_the_blog_line_and_the_fraction_of_the_ceiling():
+    ceiling = bench.MatmulCeiling(size=1000, dtype="float32", step_seconds=(0.1,), device="cpu")
+    assert ceiling.gflops_per_second == pytest.approx(20.0)
+    line = result_with([0.5, 0.5, 0.5], batch_size=5, multiply_adds=10**9).describe(ceiling)
+    assert line == ("tiny forward function float32 5x8: 0.500 +/- 0.000 s/batch over 3 steps, median 0.500 s, "
+                    "10.0 images/s, 20.0 GFLOP/s (100% of the float32 matmul)")
+
+
+def test_compare_divides_medians_within_groups_only():
+    ours = result_with([2.0, 2.0], model="tiny")
+    baseline = result_with([4.0, 4.0], model="resnet56")
+    other_group = result_with([1.0], model="tiny", mode="forward-backward")
+    [comparison] = bench.compare([ours, baseline, other_group], baseline="resnet56")
+    assert comparison.spec == ours.spec and comparison.baseline == "resnet56"
+    assert comparison.median_ratio == 0.5
+
+
+# ------------------------------------------------------------------------------------------------ ceiling
+
+def test_matmul_ceiling_measures_a_positive_rate():
+    ceiling = bench.measure_matmul_ceiling(64, steps=2, burn_in=1)
+    assert ceiling.size == 64 and ceiling.dtype == "float32" and len(ceiling.step_seconds) == 2
+    assert ceiling.gflops_per_second > 0
+
+
+def test_matmul_ceiling_refuses_bad_arguments(monkeypatch):
+    with pytest.raises(ValueError, match="size must be an integer >= 1, got 0"):
+        bench.measure_matmul_ceiling(0)
+    with pytest.raises(ValueError, match="unknown dtype 'int8'"):
+        bench.measure_matmul_ceiling(64, "int8")
+    monkeypatch.setattr(hardware, "cpu_flags", lambda path=hardware.CPUINFO_PATH: frozenset({"avx2"}))
+    with pytest.raises(ValueError, match="this CPU has no float16 instructions"):
+        bench.measure_matmul_ceiling(64, "float16", device="cpu")
+
+
+# ---------------------------------------------------------------------------------------------- hardware
+
+def test_precision_support_on_cpus_with_and_without_16_bit_instructions():
+    plain = hardware.precision_support("cpu", flags=frozenset({"avx2", "fma"}))
+    assert list(plain) == list(hardware.PRECISIONS)
+    assert plain["float32"].supported
+    assert not plain["mixed_bfloat16"].supported and not plain["mixed_float16"].supported
+    assert "emulate bfloat16" in plain["mixed_bfloat16"].reason
+    recent = hardware.precision_support("cpu", flags=frozenset({"avx512f", "avx512_bf16", "amx_bf16"}))
+    assert recent["mixed_bfloat16"].supported and "amx_bf16, avx512_bf16" in recent["mixed_bfloat16"].reason
+    assert not recent["mixed_float16"].supported
+    unknown = hardware.precision_support("cpu", flags=frozenset())
+    assert "cannot tell" in unknown["mixed_float16"].reason
+
+
+def test_precision_support_on_gpus_follows_the_compute_capability(monkeypatch):
+    monkeypatch.setattr(hardware, "resolve_device", lambda device="auto": "gpu")
+    turing = hardware.precision_support("gpu", capability=(7, 5))
+    assert turing["mixed_float16"].supported and not turing["mixed_bfloat16"].supported
+    assert "need at least 8.0" in turing["mixed_bfloat16"].reason
+    ampere = hardware.precision_support("gpu", capability=(8, 0))
+    assert all(entry.supported for entry in ampere.values())
+    pascal = hardware.precision_support("gpu", capability=(6, 1))
+    assert [name for name, entry in pascal.items() if entry.supported] == ["float32"]
+
+
+def test_check_precision_names_the_reason_and_what_is_supported():
+    with pytest.raises(ValueError, match=r"not supported on this CPU: this CPU has no float16 instructions .*"
+                                         r"Supported here: float32, mixed_bfloat16"):
+        hardware.check_precision("mixed_float16", "cpu", flags=frozenset({"avx512_bf16"}))
+    with pytest.raises(ValueError, match="precision must be one of float32, mixed_bfloat16, mixed_float16"):
+        hardware.check_precision("int8", "cpu")
+    assert hardware.check_precision("float32", "cpu") == "float32"
+
+
+def test_resolve_device():
+    assert hardware.resolve_device("cpu") == "cpu"
+    assert hardware.resolve_device("auto") in ("cpu", "gpu")
+    with pytest.raises(ValueError, match="device must be one of auto, cpu, gpu, got 'tpu'"):
+        hardware.resolve_device("tpu")
+    if not tf.config.list_physical_devices("GPU"):
+        with pytest.raises(ValueError, match="TensorFlow sees no GPU"):
+            hardware.resolve_device("gpu")
+
+
+def test_cpu_flags_and_model_read_linux_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Test CPU 3000\nflags\t\t: fpu avx2 avx512_bf16\n")
+    assert hardware.cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "avx512_bf16"}
+    assert hardware.cpu_model(str(cpuinfo)) == "Test CPU 3000"
+    assert hardware.cpu_flags(str(tmp_path / "missing")) == frozenset()
+
+
+def test_describe_environment_records_versions_and_device():
+    record = hardware.describe_environment("cpu")
+    assert record["tensorflow"] == tf.__version__ and record["device"] == "cpu"
+    assert record["cpu_cores"] >= 1 and record["date_utc"].endswith("+00:00")
+    json.dumps(record)  # a report stores it as JSON
+
+
+# ------------------------------------------------------------------------------------------------ reports
+
+def test_report_round_trips_through_json(tmp_path):
+    ceiling = bench.MatmulCeiling(64, "float32", (0.001, 0.002), "cpu")
+    results = (result_with([1.0, 2.0], model="tiny"), result_with([2.0, 2.0], model="resnet56"))
+    report = bench.Report(command="python -m resnet_lessons.bench", environment={"cpu": "x"},
+                          settings={"steps": 2}, results=results, ceilings=(ceiling,),
+                          comparisons=tuple(bench.compare(results, "resnet56")), seconds=3.0,
+                          load_average_after=[0.5, 0.4, 0.3])
+    path = tmp_path / "report.json"
+    report.save(path)
+    loaded = bench.load_report(str(path))
+    assert loaded == report
+    assert loaded.find(model="resnet56").median_seconds == 2.0
+    assert loaded.ceiling_for("float32") == ceiling and loaded.ceiling_for("mixed_bfloat16") is None
+    assert "tiny / resnet56 median time, forward function float32 4x8: 0.750" in loaded.summary()
+    with pytest.raises(ValueError, match="2 results match"):
+        loaded.find(mode="forward")
+
+
+def test_report_of_another_version_is_refused(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"report_version": 0}))
+    with pytest.raises(ValueError, match="expected a benchmark report of version 1, got version 0"):
+        bench.load_report(str(path))
+
+
+# --------------------------------------------------------------------------------------------- command line
+
+@pytest.mark.parametrize("argv, message", [
+    (["--models", "resnet51"], "argument --models: invalid choice: 'resnet51'"),
+    (["--batch-sizes", "0"], "argument --batch-sizes: expected a positive integer, got 0"),
+    (["--steps", "-3"], "argument --steps: expected a positive integer, got -3"),
+    (["--steps", "ten"], "argument --steps: expected a positive integer, got 'ten'"),
+    (["--burn-in", "-1"], "argument --burn-in: expected an integer >= 0, got -1"),
+    (["--modes", "backward"], "argument --modes: invalid choice: 'backward'"),
+    (["--executions", "graph"], "argument --executions: invalid choice: 'graph'"),
+    (["--precisions", "int8"], "argument --precisions: invalid choice: 'int8'"),
+    (["--models", "keras", "--image-size", "16"], "image_size must be an integer >= 32 for model 'keras', got 16"),
+])
+def test_command_line_refuses_bad_arguments_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_command_line_refuses_a_precision_the_device_lacks(monkeypatch, capsys):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda path=hardware.CPUINFO_PATH: frozenset({"avx2"}))
+    with pytest.raises(SystemExit):
+        bench.main(["--device", "cpu", "--precisions", "mixed_float16"])
+    assert "precision 'mixed_float16' is not supported on this CPU: this CPU has no float16" in capsys.readouterr().err
+
+
+def test_command_line_lists_models_and_precisions(capsys):
+    assert bench.main(["--list", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "keras      keras.applications.ResNet50(weights=None)" in out
+    assert "float32         supported on this CPU" in out
+
+
+def test_command_line_runs_and_writes_a_json_report(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    argv = ["--models", "tiny", "resnet20", "--baseline", "resnet20", "--modes", "forward", "train-step",
+            "--batch-sizes", "2", "--image-size", "8", "--steps", "2", "--burn-in", "1", "--ceiling-size", "32",
+            "--json", str(path), "--quiet"]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "float32 matmul 32x32 on the" in out
+    assert "tiny forward function float32 2x8:" in out and "images/s" in out and "GFLOP/s" in out
+    assert "% of the float32 matmul" in out
+    report = bench.load_report(str(path))
+    assert report.command == "python -m resnet_lessons.bench " + " ".join(argv)
+    assert [r.spec.model for r in report.results] == ["tiny", "resnet20"] * 2
+    assert {c.spec.mode for c in report.comparisons} == {"forward", "train-step"}
+    assert report.settings == {"steps": 2, "burn_in": 1, "seed": 0, "device": report.environment["device"]}
+    assert len(report.ceilings) == 1
+
+
+@pytest.mark.slow  # a fresh Python process imports TensorFlow (a few seconds)
+def test_runs_as_a_module():
+    completed = subprocess.run([sys.executable, "-m", "resnet_lessons.bench", "--list", "--device", "cpu"],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "resnet20" in completed.stdout
