@@ -10,11 +10,12 @@ instead of failing, so the book's notebooks run top to bottom before anyone has 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import keras
 
-from resnet_lessons import models
+from resnet_lessons import blocks, equivalence, identity, models
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +108,66 @@ def check_feature_map_shape(model: keras.Model, layer_name: str, answer) -> Chec
     return CheckResult(False, f"{answer} is not it; check the {' and the '.join(hints)}.")
 
 
+def check_identity_kernel(answer) -> CheckResult:
+    """Check a kernel ``(k, k, channels, channels)`` meant to make a convolution output its input (chapter 2).
+
+    The verdict is computed by running a convolution with the kernel (see
+    :func:`resnet_lessons.identity.identity_kernel_problem`), so any kernel that works passes.
+    """
+    if _unanswered(answer):
+        return NO_ANSWER
+    problem = identity.identity_kernel_problem(answer)
+    if problem is None:
+        return CheckResult(True, "a convolution with this kernel outputs its input unchanged.")
+    return CheckResult(False, f"{problem}.")
+
+
+def check_projection_block(block) -> CheckResult:
+    """Check a residual block with option B shortcuts: a 1x1 projection only where the shape changes (chapter 3).
+
+    ``block(x, filters, strides, name)`` is built where the shape changes (16 -> 32 channels, stride 2) and where it
+    does not (16 -> 16, stride 1), and compared with ``blocks.basic_block(..., shortcut_option="B")``: parameter
+    count, output shape, and outputs once it has the package block's weights
+    (:func:`resnet_lessons.equivalence.compare_blocks`).
+    """
+    if _unanswered(block):
+        return NO_ANSWER
+    if not callable(block):
+        raise ValueError(f"answer must be a block function block(x, filters, strides, name), got {block!r}")
+    reference = functools.partial(blocks.basic_block, shortcut_option="B")
+    for in_channels, filters, strides in ((16, 32, 2), (16, 16, 1)):
+        case = f"for {in_channels} -> {filters} channels at stride {strides}"
+        try:
+            result = equivalence.compare_blocks(block, reference, input_shape=(8, 8, in_channels), filters=filters,
+                                                strides=strides)
+        except Exception as error:  # the student's code may fail in any way; say how
+            advice = "; where the shape changes, the shortcut needs a 1x1 convolution with the block's stride" if (
+                strides != 1) else ""
+            return CheckResult(False, f"building your block {case} raised {type(error).__name__}: {error}{advice}")
+        if result.same:
+            continue
+        extra = result.candidate_parameters - result.reference_parameters
+        hints = {
+            8 * in_channels * filters: "the projection is a 1x1 convolution, not a 3x3 one",
+            -2 * filters: "the projection needs its batch norm",
+            in_channels * filters + 2 * filters: "option B keeps the identity where the shape does not change "
+                                                 "(a projection everywhere is option C)",
+            -in_channels * filters - 2 * filters: "the shortcut has no projection; where the shape changes, "
+                                                  "option B uses a 1x1 conv-BN with the block's stride",
+        }
+        if result.candidate_output_shape != result.reference_output_shape:
+            hint = (f"the output is {result.candidate_output_shape}, expected {result.reference_output_shape}: the "
+                    "stride goes on the first 3x3 convolution and on the projection")
+        elif extra:
+            hint = hints.get(extra, f"it has {extra:+,} parameters: two 3x3 conv-BN pairs without biases, plus a "
+                                    "1x1 conv-BN projection where the shape changes")
+        else:
+            hint = (f"same parameters, different outputs ({result.detail or f'up to {result.max_difference:.3g}'}): "
+                    "check the order conv -> batch norm -> ReLU, no ReLU after the second batch norm, and the ReLU "
+                    "after the addition")
+        return CheckResult(False, f"{case}, {hint}.")
+    return CheckResult(True, "your block has the package block's parameters and computes the same outputs.")
+
 def _unanswered(answer) -> bool:
     return answer is None or answer is Ellipsis
 
@@ -115,3 +176,42 @@ def _as_integer(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     return int(value)
+
+
+def check_achieved_gflops(result, answer) -> CheckResult:
+    """Check a hand computation of a benchmark result's achieved GFLOP/s (chapter 6), with hints for the usual slips.
+
+    The expected value is ``2 * multiply-adds per image * batch size * (3 with a backward pass) / median seconds /
+    10^9``; an answer within 1 % passes, computed with the median or the mean step time. The hints recognise a
+    missing factor 2 (a multiply-add is two operations), 3 (the backward pass) or batch size, and a wrong power of 10.
+
+    Args:
+        result: a :class:`resnet_lessons.bench.BenchmarkResult`.
+        answer: the student's GFLOP/s, a number.
+    """
+    if _unanswered(answer):
+        return NO_ANSWER
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer) or answer <= 0:
+        raise ValueError(f"answer must be a positive number of GFLOP/s, got {answer!r}")
+    expected = result.gflops_per_second
+    with_mean = result.flops_per_step / result.mean_seconds / 1e9
+    if math.isclose(answer, expected, rel_tol=0.01):
+        return CheckResult(True, f"{expected:.1f} GFLOP/s over the median step of {result.median_seconds:.3f} s.")
+    if math.isclose(answer, with_mean, rel_tol=0.01):
+        return CheckResult(True, f"{with_mean:.1f} GFLOP/s over the mean step; over the median step, which one slow "
+                                 f"step cannot move, it is {expected:.1f}.")
+    backward = result.spec.mode != "forward"
+    hints = {2: "a multiply-add is two floating-point operations, a multiply and an add",
+             result.spec.batch_size: f"a step processes the whole batch of {result.spec.batch_size} images"}
+    if backward:
+        hints = {3: "the backward pass costs about twice the forward pass: count three forward passes",
+                 6: "count 2 operations per multiply-add and 3 forward passes' worth with the backward pass",
+                 **hints}
+    hints.update({1e9: "GFLOP/s counts 10^9 operations per second", 1e-9: "GFLOP/s counts 10^9 operations per second"})
+    for factor, hint in hints.items():
+        if math.isclose(answer * factor, expected, rel_tol=0.01) or math.isclose(answer * factor, with_mean,
+                                                                                  rel_tol=0.01):
+            return CheckResult(False, f"{answer:.4g} is off by a factor of {factor:g}: {hint}.")
+    return CheckResult(False, f"{answer:.4g} is not it: divide the operations of one step (2 per multiply-add, for "
+                              "every image of the batch, times 3 with a backward pass) by the median step time, "
+                              "then by 10^9.")

@@ -5,12 +5,26 @@ parameter count, and, with the same weights, the same outputs. Chapter 5 does th
 ``keras.applications.ResNet50``. Both steps are here: :func:`copy_weights` moves weights from one model into another
 (by layer name, or by layer order when the names differ), and :func:`max_output_difference` runs both models on the
 same inputs and returns the largest absolute difference of their outputs.
+
+Chapter 2 compares a trained network with a deeper one built from it (:func:`compare_predictions`: same predictions,
+same loss), and chapter 3's exercise checker compares a student's block with the package's (:func:`block_model`,
+:func:`compare_blocks`). When the two implementations name their layers differently, ``match="structure"`` pairs
+layers by their place in the layer graph instead of by name.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+
 import keras
 import numpy as np
+
+from resnet_lessons import graph
+
+MATCHES = ("name", "order", "structure")
 
 
 def weighted_layers(model: keras.Model) -> list:
@@ -28,7 +42,8 @@ def copy_weights(source: keras.Model, target: keras.Model, *, match: str = "name
         target: the model to copy into; its weighted layers must correspond one to one with ``source``'s.
         match: ``"name"`` pairs layers by name (``conv2_block1_1_conv`` with ``conv2_block1_1_conv``);
             ``"order"`` pairs the n-th weighted layer of one with the n-th of the other, for code that names its
-            layers differently.
+            layers differently; ``"structure"`` pairs layers by their place in the layer graph (see
+            :func:`structural_order`), for code that also creates its layers in another order.
 
     Returns:
         The number of layers copied.
@@ -37,10 +52,12 @@ def copy_weights(source: keras.Model, target: keras.Model, *, match: str = "name
         ValueError: if the layers do not correspond: a name missing in one model, different numbers of weighted
             layers, or a weight whose shape differs. Nothing is copied then.
     """
-    if match not in ("name", "order"):
-        raise ValueError(f"match must be 'name' or 'order', got {match!r}")
-    source_layers = weighted_layers(source)
-    target_layers = weighted_layers(target)
+    if match not in MATCHES:
+        raise ValueError(f"match must be one of {', '.join(repr(m) for m in MATCHES)}, got {match!r}")
+    if match == "structure":
+        source_layers, target_layers = structural_order(source), structural_order(target)
+    else:
+        source_layers, target_layers = weighted_layers(source), weighted_layers(target)
     if match == "name":
         target_by_name = {layer.name: layer for layer in target_layers}
         source_names = {layer.name for layer in source_layers}
@@ -87,3 +104,184 @@ def max_output_difference(first: keras.Model, second: keras.Model, inputs, *, tr
             f"{first.name!r} outputs shape {first_outputs.shape} but {second.name!r} outputs {second_outputs.shape}"
         )
     return float(np.max(np.abs(first_outputs.astype(np.float64) - second_outputs.astype(np.float64))))
+
+
+def structural_order(model: keras.Model) -> list:
+    """The weighted layers of ``model`` in an order that depends only on the shape of its layer graph.
+
+    Two implementations of one network may name their layers differently and create them in another order (the
+    shortcut before the residual branch, say); ``model.layers`` then lists them differently. Here each weighted
+    layer gets a key: the number of weighted layers on the longest path to it, then a fingerprint of its kind, its
+    weight shapes and (recursively) its weighted ancestors. Layers without weights (ReLU, addition, padding, a
+    ``Lambda``) are transparent, so ``layers.ReLU()`` and ``layers.Activation("relu")`` give the same order.
+    Layers in exactly symmetric places get equal keys and keep their relative order.
+    """
+    parents = graph.layer_parents(model)
+    operations = {operation.name: operation for operation in _operations(model)}
+    depth: dict[str, int] = {}
+    fingerprint: dict[str, str] = {}
+    for name, its_parents in parents.items():
+        operation = operations[name]
+        parent_depth = max((depth[parent] for parent in its_parents), default=0)
+        parent_prints = sorted(fingerprint[parent] for parent in its_parents)
+        if getattr(operation, "weights", None):
+            depth[name] = parent_depth + 1
+            shapes = [tuple(weight.shape) for weight in operation.weights]
+            fingerprint[name] = _digest(f"{type(operation).__name__}{shapes}{parent_prints}")
+        else:
+            depth[name] = parent_depth
+            fingerprint[name] = parent_prints[0] if len(parent_prints) == 1 else _digest(f"merge{parent_prints}")
+    weighted = [operations[name] for name in parents if getattr(operations[name], "weights", None)]
+    return sorted(weighted, key=lambda layer: (depth[layer.name], fingerprint[layer.name]))
+
+
+def block_model(block: Callable, *, input_shape: Sequence[int], filters: int, strides: int = 1,
+                name: str = "block") -> keras.Model:
+    """Wrap one block function into a model ``input -> block -> output``, to count, compare or draw it.
+
+    Args:
+        block: ``block(x, filters, strides, name=...) -> tensor``, e.g. :func:`resnet_lessons.blocks.basic_block`.
+        input_shape: ``(height, width, channels)`` of the block's input.
+        filters: the block's output channels.
+        strides: the block's stride.
+        name: the block's layer-name prefix and the model's name.
+    """
+    if not callable(block):
+        raise ValueError(f"block must be a function block(x, filters, strides, name=...), got {block!r}")
+    try:
+        shape = tuple(int(size) for size in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}") from None
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"input_shape must be (height, width, channels) of positive sizes, got {input_shape!r}")
+    inputs = keras.Input(shape=shape, name=f"{name}_input")
+    return keras.Model(inputs, block(inputs, filters, strides, name=name), name=name)
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockComparison:
+    """A candidate block against a reference block built on the same input (see :func:`compare_blocks`)."""
+
+    candidate_parameters: int  # trainable parameters of the candidate
+    reference_parameters: int
+    candidate_output_shape: tuple  # one example's output shape
+    reference_output_shape: tuple
+    max_difference: float | None  # largest |output difference| on the reference's weights; None if not comparable
+    detail: str  # why the outputs could not be compared, or "" when they were
+
+    @property
+    def same(self) -> bool:
+        """Same parameter count, same output shape and the same outputs (to float32 rounding)."""
+        return self.max_difference is not None and self.max_difference <= 1e-5
+
+
+def compare_blocks(candidate: Callable, reference: Callable, *, input_shape: Sequence[int], filters: int,
+                   strides: int = 1, seed: int = 0) -> BlockComparison:
+    """Build both blocks on one input, give the candidate the reference's weights, and compare their outputs.
+
+    The reference's batch norms first get random scales, shifts and moving statistics (from ``seed``), so that a
+    batch norm in the wrong place changes the outputs; the comparison runs in inference mode. Layers are paired by
+    name when both blocks use the same names, else by their place in the graph (:func:`structural_order`).
+
+    Args:
+        candidate, reference: block functions ``block(x, filters, strides, name=...) -> tensor``.
+        input_shape, filters, strides: what to build both blocks with.
+        seed: decides the random weights and the random input batch.
+
+    Returns:
+        A :class:`BlockComparison`. Errors the candidate raises while being built are not caught.
+    """
+    reference_model = block_model(reference, input_shape=input_shape, filters=filters, strides=strides)
+    candidate_model = block_model(candidate, input_shape=input_shape, filters=filters, strides=strides)
+    counts = [sum(math.prod(weight.shape) for weight in model.trainable_weights)
+              for model in (candidate_model, reference_model)]
+    shapes = [tuple(model.output_shape[1:]) for model in (candidate_model, reference_model)]
+
+    def result(difference, detail):
+        return BlockComparison(counts[0], counts[1], shapes[0], shapes[1], difference, detail)
+
+    if shapes[0] != shapes[1]:
+        return result(None, f"output shapes differ: {shapes[0]} against {shapes[1]}")
+    if counts[0] != counts[1]:
+        return result(None, f"parameter counts differ: {counts[0]:,} against {counts[1]:,}")
+    rng = np.random.default_rng(seed)
+    _randomise_batch_norms(reference_model, rng)
+    reference_names = {layer.name for layer in weighted_layers(reference_model)}
+    same_names = reference_names == {layer.name for layer in weighted_layers(candidate_model)}
+    try:
+        copy_weights(reference_model, candidate_model, match="name" if same_names else "structure")
+    except ValueError as error:
+        return result(None, f"the layers do not correspond one to one: {error}")
+    inputs = rng.normal(size=(8, *reference_model.input_shape[1:])).astype(np.float32)
+    return result(max_output_difference(candidate_model, reference_model, inputs), "")
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionComparison:
+    """Two classifiers on the same labelled examples (see :func:`compare_predictions`)."""
+
+    examples: int  # how many examples were compared
+    max_logit_difference: float  # largest |difference| between the two models' outputs
+    same_predictions: int  # examples on which both predict the same class
+    first_loss: float  # mean cross-entropy of the first model (outputs taken as logits)
+    second_loss: float
+    first_error: float  # fraction of examples the first model gets wrong
+    second_error: float
+
+
+def compare_predictions(first: keras.Model, second: keras.Model, batches) -> PredictionComparison:
+    """Run two classifiers over the same ``(images, labels)`` batches and compare outputs, predictions and losses.
+
+    Chapter 2 uses it on a trained plain-20 and the plain-56 built from it by :func:`resnet_lessons.identity.deepen`.
+    Both models run in inference mode; their outputs are taken as logits.
+
+    Args:
+        first, second: classifiers with the same input and output shapes.
+        batches: an iterable of ``(images, labels)`` pairs, e.g. :func:`resnet_lessons.pipeline.eval_pipeline`.
+    """
+    for argument, model in (("first", first), ("second", second)):
+        if not isinstance(model, keras.Model):
+            raise ValueError(f"{argument} must be a keras.Model, got {type(model).__name__}")
+    examples = same = 0
+    max_difference = 0.0
+    losses = [0.0, 0.0]
+    wrong = [0, 0]
+    for images, labels in batches:
+        labels = np.asarray(labels)
+        outputs = [np.asarray(model(images, training=False)) for model in (first, second)]
+        if outputs[0].shape != outputs[1].shape:
+            raise ValueError(f"{first.name!r} outputs shape {outputs[0].shape} but {second.name!r} outputs "
+                             f"{outputs[1].shape}")
+        predictions = [output.argmax(axis=-1) for output in outputs]
+        for index, output in enumerate(outputs):
+            loss = keras.losses.sparse_categorical_crossentropy(labels, output, from_logits=True)
+            losses[index] += float(np.sum(np.asarray(loss, dtype=np.float64)))
+            wrong[index] += int(np.sum(predictions[index] != labels))
+        max_difference = max(max_difference, float(np.max(np.abs(outputs[0].astype(np.float64) - outputs[1]))))
+        same += int(np.sum(predictions[0] == predictions[1]))
+        examples += len(labels)
+    if not examples:
+        raise ValueError("batches held no examples")
+    return PredictionComparison(examples=examples, max_logit_difference=max_difference, same_predictions=same,
+                                first_loss=losses[0] / examples, second_loss=losses[1] / examples,
+                                first_error=wrong[0] / examples, second_error=wrong[1] / examples)
+
+
+def _randomise_batch_norms(model, rng):
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            shape = layer.moving_mean.shape
+            if layer.scale:
+                layer.gamma.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+            if layer.center:
+                layer.beta.assign(rng.normal(0.0, 0.5, shape).astype(np.float32))
+            layer.moving_mean.assign(rng.normal(0.0, 0.5, shape).astype(np.float32))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, shape).astype(np.float32))
+
+
+def _operations(model):
+    return model.layers if isinstance(model, keras.Sequential) else model.operations
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:16]

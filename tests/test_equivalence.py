@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from resnet_lessons import equivalence, models
+from resnet_lessons import blocks, equivalence, models
 
 
 def _small_net(name, prefix="", seed=0):
@@ -57,3 +57,111 @@ def test_bad_arguments():
     other = keras.Sequential([keras.Input(shape=(4, 4, 2)), keras.layers.Flatten()])
     with pytest.raises(ValueError, match="outputs shape"):
         equivalence.max_output_difference(net, other, np.zeros((1, 4, 4, 2), dtype="float32"))
+
+
+# --------------------------------------------------------------------------- structure matching, blocks, predictions
+
+def _reordered_block(x, filters, strides, name):
+    """The package's option-B block written another way: shortcut first, other names, layers.ReLU."""
+    from keras import layers
+
+    shortcut = x
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False, name=f"{name}_proj")(x)
+        shortcut = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_proj_norm")(shortcut)
+    y = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_a")(x)
+    y = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_a_norm")(y)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_b")(y)
+    y = layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_b_norm")(y)
+    return layers.ReLU()(layers.Add()([y, shortcut]))
+
+
+def _package_block_b(x, filters, strides, name):
+    return blocks.basic_block(x, filters, strides, name=name, shortcut_option="B")
+
+
+def test_structure_match_pairs_layers_created_in_another_order():
+    reference = equivalence.block_model(_package_block_b, input_shape=(8, 8, 16), filters=32, strides=2)
+    other = equivalence.block_model(_reordered_block, input_shape=(8, 8, 16), filters=32, strides=2)
+    # By order the projection would meet a 3x3 convolution: the shapes differ.
+    with pytest.raises(ValueError, match="shapes"):
+        equivalence.copy_weights(reference, other, match="order")
+    assert equivalence.copy_weights(reference, other, match="structure") == 6
+    inputs = np.random.default_rng(0).normal(size=(4, 8, 8, 16)).astype("float32")
+    assert equivalence.max_output_difference(reference, other, inputs, training=True) == 0.0
+
+
+def test_structural_order_is_the_same_for_both_writings():
+    reference = equivalence.block_model(_package_block_b, input_shape=(8, 8, 16), filters=32, strides=2)
+    other = equivalence.block_model(_reordered_block, input_shape=(8, 8, 16), filters=32, strides=2)
+    pairs = {(a.name, b.name) for a, b in zip(equivalence.structural_order(reference),
+                                               equivalence.structural_order(other))}
+    assert pairs == {("block_0_conv", "block_proj"), ("block_1_conv", "block_a"), ("block_0_bn", "block_proj_norm"),
+                     ("block_1_bn", "block_a_norm"), ("block_2_conv", "block_b"), ("block_2_bn", "block_b_norm")}
+
+
+def test_block_model_wraps_a_block_function():
+    model = equivalence.block_model(blocks.basic_block, input_shape=(8, 8, 16), filters=32, strides=2, name="b")
+    assert model.name == "b" and model.output_shape == (None, 4, 4, 32)
+    assert "b_0_pad" in [layer.name for layer in model.layers]
+    with pytest.raises(ValueError, match="block must be a function"):
+        equivalence.block_model("basic_block", input_shape=(8, 8, 16), filters=16)
+    with pytest.raises(ValueError, match="input_shape"):
+        equivalence.block_model(blocks.basic_block, input_shape=(8, 8), filters=16)
+
+
+def test_compare_blocks_finds_an_equal_block_equal():
+    result = equivalence.compare_blocks(_reordered_block, _package_block_b, input_shape=(8, 8, 16), filters=32,
+                                        strides=2)
+    assert result.same and result.max_difference == 0.0 and result.detail == ""
+    assert result.candidate_parameters == result.reference_parameters == 3 * 3 * 16 * 32 + 3 * 3 * 32 * 32 + (
+        16 * 32) + 3 * 2 * 32
+
+
+def test_compare_blocks_reports_the_differences():
+    option_a = equivalence.compare_blocks(blocks.basic_block, _package_block_b, input_shape=(8, 8, 16), filters=32,
+                                          strides=2)
+    assert not option_a.same and option_a.max_difference is None
+    assert option_a.reference_parameters - option_a.candidate_parameters == 16 * 32 + 2 * 32
+    assert "parameter counts differ" in option_a.detail
+
+    def relu_before_add(x, filters, strides, name):
+        from keras import layers
+        y = layers.ReLU()(blocks.conv_bn(x, filters, 3, strides, f"{name}_1"))
+        y = layers.ReLU()(blocks.conv_bn(y, filters, 3, 1, f"{name}_2"))
+        return layers.Add()([y, blocks.shortcut(x, filters, strides, "B", name)])
+
+    wrong = equivalence.compare_blocks(relu_before_add, _package_block_b, input_shape=(8, 8, 16), filters=32,
+                                       strides=2)
+    assert not wrong.same and wrong.max_difference > 0.1
+
+
+def test_compare_predictions_of_a_model_with_itself_and_with_another():
+    first, second = _small_net("first", seed=0), _small_net("second", seed=1)
+    images = np.random.default_rng(0).normal(size=(10, 4, 4, 2)).astype("float32")
+    labels = np.arange(10) % 2
+    batches = [(images[:6], labels[:6]), (images[6:], labels[6:])]
+    same = equivalence.compare_predictions(first, first, batches)
+    assert same.examples == 10 and same.same_predictions == 10 and same.max_logit_difference == 0.0
+    assert same.first_loss == same.second_loss and same.first_error == same.second_error
+    logits = np.asarray(first(images, training=False))
+    expected_loss = np.mean(np.log(np.exp(logits).sum(axis=1)) - logits[np.arange(10), labels])
+    assert same.first_loss == pytest.approx(expected_loss, rel=1e-5)
+    assert same.first_error == np.mean(logits.argmax(axis=1) != labels)
+    other = equivalence.compare_predictions(first, second, batches)
+    assert other.max_logit_difference > 0 and other.first_loss != other.second_loss
+
+
+def test_compare_predictions_rejects_empty_batches_and_non_models():
+    net = _small_net("net")
+    with pytest.raises(ValueError, match="no examples"):
+        equivalence.compare_predictions(net, net, [])
+    with pytest.raises(ValueError, match="keras.Model"):
+        equivalence.compare_predictions(net, "net", [])
+
+
+def test_unknown_match_names_all_three():
+    net = _small_net("net")
+    with pytest.raises(ValueError, match="'name', 'order', 'structure'"):
+        equivalence.copy_weights(net, net, match="graph")

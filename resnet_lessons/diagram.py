@@ -1,0 +1,266 @@
+"""Diagrams of blocks drawn from the built Keras model, not by hand (chapter 3).
+
+A hand-made picture of a residual block can drift from the code; this one cannot: :func:`layout` walks the layer
+graph of the model that the code built (:func:`resnet_lessons.graph.layer_parents`) and places one box per layer,
+and :func:`draw` draws the boxes and the data flow with matplotlib. The longest path (the residual branch) runs
+down the middle; layers off it (a projection shortcut) stand to its right; an edge that jumps over layers (the
+identity shortcut) is routed down the right-hand side and labelled "identity". No graphviz is needed.
+
+Typical use: ``draw(equivalence.block_model(blocks.basic_block, input_shape=(16, 16, 16), filters=32, strides=2))``
+or a slice of a whole network, ``draw(resnet20, layer_range=("conv2_block3_out", "conv3_block1_out"))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import keras
+import matplotlib.pyplot as plt
+from matplotlib import patches
+from matplotlib.path import Path
+
+from resnet_lessons import blocks, graph
+
+# Box colours by kind of layer, as in the paper's Fig. 2: weights in colour, the wiring in white.
+COLOURS = {"input": "#dddddd", "conv": "#aec7e8", "norm": "#ffe8a3", "activation": "#b9e4b0",
+           "merge": "#ffffff", "shortcut": "#f7b6b2", "other": "#e0d4f0"}
+_BOX_WIDTH, _BOX_HEIGHT = 2.8, 0.72  # in data units; rows are 1 apart
+_COLUMN_SPACING = 3.6  # centre to centre; leaves a lane for routed edges between the columns
+_LANE = _BOX_WIDTH / 2 + 0.4  # x of the lane that carries edges jumping down the main column
+
+
+@dataclasses.dataclass(frozen=True)
+class Box:
+    """One layer's box in a diagram."""
+
+    name: str  # the layer's name, e.g. "conv3_block1_1_conv"
+    label: str  # what it does, e.g. "3x3 conv, 32, /2"
+    kind: str  # a key of COLOURS
+    output_shape: tuple | None  # one example's output shape, e.g. (8, 8, 32)
+    row: int  # 0 at the top
+    column: int  # 0: the main path; 1, 2, ...: layers beside it
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where every box goes and which boxes are connected: everything :func:`draw` needs."""
+
+    boxes: tuple[Box, ...]  # in topological order
+    edges: tuple[tuple[str, str], ...]  # (from, to) layer names, the data flow
+
+    def box(self, name: str) -> Box:
+        """The box of the layer called ``name``."""
+        for box in self.boxes:
+            if box.name == name:
+                return box
+        raise ValueError(f"no box named {name!r}; the boxes are {[box.name for box in self.boxes]}")
+
+    @property
+    def main_path(self) -> list[str]:
+        """The names on the main path (column 0), top to bottom."""
+        return [box.name for box in sorted(self.boxes, key=lambda box: box.row) if box.column == 0]
+
+    @property
+    def skip_edges(self) -> list[tuple[str, str]]:
+        """Edges between main-path boxes that jump over at least one row: the identity shortcuts."""
+        rows = {box.name: (box.row, box.column) for box in self.boxes}
+        return [(start, end) for start, end in self.edges
+                if rows[start][1] == rows[end][1] == 0 and rows[end][0] - rows[start][0] > 1]
+
+
+def layout(model: keras.Model, *, layer_range: Sequence[str] | None = None) -> Layout:
+    """Place the layers of ``model`` (or of a slice of it) in rows and columns.
+
+    Rows follow the longest path from the input, so every arrow points down. The main path is the longest chain
+    ending at the last layer; it takes column 0. Every other layer is placed as low as its consumers allow (a
+    projection shortcut sits just above the addition it feeds), in column 1, or further right if that row is taken.
+
+    Args:
+        model: a built functional or sequential model.
+        layer_range: ``(first, last)`` layer names: draw only the layers on paths from ``first`` to ``last``
+            (``first`` is shown as the input). ``None`` draws the whole model.
+
+    Raises:
+        ValueError: for an unknown layer name, or a ``last`` that ``first`` does not lead to.
+    """
+    parents = graph.layer_parents(model)
+    operations = {operation.name: operation for operation in
+                  (model.layers if isinstance(model, keras.Sequential) else model.operations)}
+    first = None
+    if layer_range is not None:
+        first, parents = _slice(parents, layer_range)
+    depths = graph.longest_path_depths(parents)
+    children = graph.layer_children(parents)
+    last = next(reversed(parents))
+
+    main = [last]
+    while parents[main[-1]]:
+        main.append(max(parents[main[-1]], key=lambda name: depths[name]))  # max keeps the first of equals
+    main_set = set(main)
+    rows = {name: depths[name] for name in main}
+    for name in reversed(parents):  # consumers before producers
+        if name not in main_set:
+            rows[name] = min((rows[child] for child in children[name]), default=depths[name] + 1) - 1
+    columns = {name: 0 for name in main}
+    taken: dict[int, int] = {}
+    for name in parents:
+        if name not in main_set:
+            taken[rows[name]] = taken.get(rows[name], 0) + 1
+            columns[name] = taken[rows[name]]
+
+    boxes = []
+    for name in parents:
+        label, kind = ("input", "input") if name == first else _describe(operations.get(name))
+        boxes.append(Box(name=name, label=label, kind=kind, output_shape=_output_shape(operations.get(name)),
+                         row=rows[name], column=columns[name]))
+    edges = tuple((parent, name) for name, its_parents in parents.items() for parent in its_parents)
+    return Layout(boxes=tuple(boxes), edges=edges)
+
+
+def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = None, title: str | None = None,
+         show_names: bool = True, show_shapes: bool = True, ax=None):
+    """Draw a block (or any small model) as boxes and arrows, laid out by :func:`layout`.
+
+    Args:
+        model: the model, or a :class:`Layout` already made from one.
+        layer_range: ``(first, last)``: draw only that slice of the model (see :func:`layout`).
+        title: the figure's title; defaults to the model's name.
+        show_names: print each layer's name under its label, so the figure can be matched with ``model.summary()``.
+        show_shapes: print each layer's output shape to the left of its box.
+        ax: axes to draw on; a new figure sized to the diagram is made when ``None``.
+
+    Returns:
+        The ``matplotlib`` figure.
+    """
+    if isinstance(model, Layout):
+        if layer_range is not None:
+            raise ValueError("layer_range applies to a model; a Layout is already sliced")
+        diagram, default_title = model, None
+    else:
+        diagram, default_title = layout(model, layer_range=layer_range), getattr(model, "name", None)
+    rows = 1 + max(box.row for box in diagram.boxes)
+    columns = 1 + max(box.column for box in diagram.boxes)
+    if ax is None:
+        figure, ax = plt.subplots(figsize=(2.2 + 2.4 * columns, 0.9 + 0.62 * rows))
+    else:
+        figure = ax.figure
+    centres = {box.name: (box.column * _COLUMN_SPACING, -float(box.row)) for box in diagram.boxes}
+
+    for box in diagram.boxes:
+        x, y = centres[box.name]
+        ax.add_patch(patches.FancyBboxPatch((x - _BOX_WIDTH / 2, y - _BOX_HEIGHT / 2), _BOX_WIDTH, _BOX_HEIGHT,
+                                            boxstyle="round,pad=0,rounding_size=0.12", linewidth=1.0,
+                                            facecolor=COLOURS[box.kind], edgecolor="#333333", zorder=2))
+        fontsize = 9 if len(box.label) <= 16 else 8
+        if show_names:
+            ax.text(x, y + 0.1, box.label, ha="center", va="center", fontsize=fontsize, zorder=3)
+            ax.text(x, y - 0.18, box.name, ha="center", va="center", fontsize=6.5, color="#555555", zorder=3)
+        else:
+            ax.text(x, y, box.label, ha="center", va="center", fontsize=fontsize, zorder=3)
+        if show_shapes and box.output_shape is not None:
+            # Left of the main column, right of the boxes beside it, so no label covers a box.
+            side = -1 if box.column == 0 else 1
+            ax.text(x + side * (_BOX_WIDTH / 2 + 0.1), y, "x".join(str(size) for size in box.output_shape),
+                    ha="right" if side < 0 else "left", va="center", fontsize=7, color="#555555")
+
+    skips = set(diagram.skip_edges)
+    by_name = {box.name: box for box in diagram.boxes}
+    for start, end in diagram.edges:
+        vertices = _route(by_name[start], by_name[end], centres, (start, end) in skips)
+        ax.add_patch(patches.FancyArrowPatch(path=Path(vertices), arrowstyle="-|>", mutation_scale=11,
+                                             linewidth=1.2, color="#333333", zorder=1))
+        if (start, end) in skips:
+            middle = (vertices[1][1] + vertices[2][1]) / 2
+            ax.text(_LANE + 0.08, middle, "identity", rotation=90, ha="left", va="center", fontsize=8,
+                    color="#333333")
+
+    left = -_BOX_WIDTH / 2 - (1.3 if show_shapes else 0.2)
+    right = (columns - 1) * _COLUMN_SPACING + _BOX_WIDTH / 2 + (1.3 if show_shapes and columns > 1 else 0.2)
+    ax.set_xlim(left, max(right, _LANE + 0.6))
+    ax.set_ylim(-rows + 0.4, 0.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title or default_title or "")
+    return figure
+
+
+def _route(start: Box, end: Box, centres, skip: bool):
+    """The corner points of the arrow from ``start`` to ``end``."""
+    (x0, y0), (x1, y1) = centres[start.name], centres[end.name]
+    half_width, half_height = _BOX_WIDTH / 2, _BOX_HEIGHT / 2
+    if skip:  # out to the right, down the lane, back into the target's right side
+        return [(x0 + half_width, y0), (_LANE, y0), (_LANE, y1), (x1 + half_width, y1)]
+    if start.column == end.column:
+        return [(x0, y0 - half_height), (x1, y1 + half_height)]
+    if start.column < end.column:  # right, then down into the top
+        return [(x0 + half_width, y0), (x1, y0), (x1, y1 + half_height)]
+    return [(x0, y0 - half_height), (x0, y1), (x1 + half_width, y1)]  # down, then left into the side
+
+
+def _slice(parents, layer_range):
+    """Keep the operations on paths from ``first`` to ``last``; ``first`` loses its parents."""
+    try:
+        first, last = layer_range
+    except (TypeError, ValueError):
+        raise ValueError(f"layer_range must be (first, last) layer names, got {layer_range!r}") from None
+    for name in (first, last):
+        if name not in parents:
+            raise ValueError(f"layer_range names {name!r}, which is not a layer of the model")
+    children = graph.layer_children(parents)
+    below = _reachable(first, children)
+    above = _reachable(last, parents)
+    kept = below & above
+    if last not in kept:
+        raise ValueError(f"layer_range: {last!r} does not depend on {first!r}")
+    sliced = {name: [parent for parent in its_parents if parent in kept]
+              for name, its_parents in parents.items() if name in kept}
+    sliced[first] = []
+    return first, sliced
+
+
+def _reachable(start, neighbours):
+    seen, stack = {start}, [start]
+    while stack:
+        for name in neighbours[stack.pop()]:
+            if name not in seen:
+                seen.add(name)
+                stack.append(name)
+    return seen
+
+
+def _describe(operation) -> tuple[str, str]:
+    """A short label, in the paper's Fig. 2 and Table 1 vocabulary, and the kind of box."""
+    if operation is None:
+        return "?", "other"
+    if isinstance(operation, keras.layers.InputLayer):
+        return "input", "input"
+    if isinstance(operation, keras.layers.Conv2D):
+        height, width = operation.kernel_size
+        stride = operation.strides[0]
+        return f"{height}x{width} conv, {operation.filters}" + (f", /{stride}" if stride > 1 else ""), "conv"
+    if isinstance(operation, keras.layers.BatchNormalization):
+        return "batch norm", "norm"
+    if isinstance(operation, keras.layers.ReLU):
+        return "ReLU", "activation"
+    if isinstance(operation, keras.layers.Activation):
+        name = getattr(operation.activation, "__name__", "activation")
+        return ("ReLU" if name == "relu" else name), "activation"
+    if isinstance(operation, blocks.ZeroPadShortcut):
+        subsample = f", /{operation.strides}" if operation.strides > 1 else ""
+        return f"zero-pad to {operation.filters}{subsample}", "shortcut"
+    if isinstance(operation, keras.layers.Dense):
+        return f"dense, {operation.units}", "other"
+    if isinstance(operation, keras.layers.GlobalAveragePooling2D):
+        return "global average pool", "other"
+    kind_name = type(operation).__name__
+    if kind_name in ("Add", "add"):
+        return "add (+)", "merge"
+    return kind_name, "other"
+
+
+def _output_shape(operation) -> tuple | None:
+    try:
+        return tuple(operation.output.shape[1:])
+    except (AttributeError, ValueError, TypeError):
+        return None
