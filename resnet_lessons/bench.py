@@ -317,20 +317,21 @@ def compare(results: Sequence[BenchmarkResult], baseline: str = "keras") -> list
 # ------------------------------------------------------------------------------------------- one benchmark
 
 class Benchmark:
-    """One :class:`BenchmarkSpec`, ready to run: model built, inputs on the device, step function made.
+    """One :class:`BenchmarkSpec`, ready to run: model built (or ``model``, made for the spec), inputs on the
+    device, step function made.
 
     The inputs are made once, on the device, as the blog made them once as a ``tf.Variable``: the benchmark times
     the network, not an input pipeline. Their values are random (seeded); a network's speed does not depend on them.
     """
 
-    def __init__(self, spec: BenchmarkSpec, *, device: str = "auto", seed: int = 0):
+    def __init__(self, spec: BenchmarkSpec, *, device: str = "auto", seed: int = 0, model: keras.Model | None = None):
         self.spec = spec
         self.device = hardware.resolve_device(device)
         hardware.check_precision(spec.precision, self.device)
         seed = _check_count("seed", seed, 0)
         self._device_name = hardware.tensorflow_device_name(self.device)
         with tf.device(self._device_name):
-            self.model = build_model(spec.model, spec.image_size, spec.precision)
+            self.model = model if model is not None else build_model(spec.model, spec.image_size, spec.precision)
             num_classes = self.model.output_shape[-1]
             shape = (spec.batch_size, spec.image_size, spec.image_size, 3)
             self.images = tf.random.stateless_normal(shape, seed=(seed, 0))
@@ -410,7 +411,8 @@ def measure(specs: BenchmarkSpec | Sequence[BenchmarkSpec], *, steps: int = BLOG
 
     Interleaved: round by round, every benchmark takes one step, in an order reversed each round (A B, B A, A B, ...),
     so a slow spell of the machine costs every benchmark alike and none always runs right after the same other one.
-    Specs that share a model name and an image size still get a model each (``train-step`` changes its weights).
+    Specs that differ only in mode, execution or batch size share one model, built once (a ``train-step`` changes
+    its weights' values, which does not change the time of any step); each gets its own step function.
 
     Args:
         specs: one :class:`BenchmarkSpec` or several.
@@ -431,10 +433,12 @@ def measure(specs: BenchmarkSpec | Sequence[BenchmarkSpec], *, steps: int = BLOG
     for spec in specs:  # refuse an unsupported precision before building anything
         hardware.check_precision(spec.precision, device)
     say = log if log is not None else (lambda message: None)
-    benchmarks = []
+    benchmarks, built = [], {}
     for spec in specs:
-        say(f"[{_clock()}] building {spec.label}")
-        benchmarks.append(Benchmark(spec, device=device, seed=seed))
+        key = (spec.model, spec.image_size, spec.precision)
+        say(f"[{_clock()}] {'preparing' if key in built else 'building'} {spec.label}")
+        benchmarks.append(Benchmark(spec, device=device, seed=seed, model=built.get(key)))
+        built[key] = benchmarks[-1].model
     times = [[] for _ in benchmarks]
     started = time.perf_counter()
     for round_number in range(burn_in + steps):

@@ -215,3 +215,42 @@ def check_achieved_gflops(result, answer) -> CheckResult:
     return CheckResult(False, f"{answer:.4g} is not it: divide the operations of one step (2 per multiply-add, for "
                               "every image of the batch, times 3 with a backward pass) by the median step time, "
                               "then by 10^9.")
+
+
+def check_achieved_gflops(result, answer) -> CheckResult:
+    """Check a hand computation of a benchmark result's achieved GFLOP/s (chapter 6), with hints for the usual slips.
+
+    The expected value is ``2 * multiply-adds per image * batch size * (3 with a backward pass) / median seconds /
+    10^9``; an answer within 1 % passes, computed with the median or the mean step time. The hints recognise a
+    missing factor 2 (a multiply-add is two operations), 3 (the backward pass) or batch size, and a wrong power of 10.
+
+    Args:
+        result: a :class:`resnet_lessons.bench.BenchmarkResult`.
+        answer: the student's GFLOP/s, a number.
+    """
+    if _unanswered(answer):
+        return NO_ANSWER
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer) or answer <= 0:
+        raise ValueError(f"answer must be a positive number of GFLOP/s, got {answer!r}")
+    expected = result.gflops_per_second
+    with_mean = result.flops_per_step / result.mean_seconds / 1e9
+    if math.isclose(answer, expected, rel_tol=0.01):
+        return CheckResult(True, f"{expected:.1f} GFLOP/s over the median step of {result.median_seconds:.3f} s.")
+    if math.isclose(answer, with_mean, rel_tol=0.01):
+        return CheckResult(True, f"{with_mean:.1f} GFLOP/s over the mean step; over the median step, which one slow "
+                                 f"step cannot move, it is {expected:.1f}.")
+    backward = result.spec.mode != "forward"
+    hints = {2: "a multiply-add is two floating-point operations, a multiply and an add",
+             result.spec.batch_size: f"a step processes the whole batch of {result.spec.batch_size} images"}
+    if backward:
+        hints = {3: "the backward pass costs about twice the forward pass: count three forward passes",
+                 6: "count 2 operations per multiply-add and 3 forward passes' worth with the backward pass",
+                 **hints}
+    hints.update({1e9: "GFLOP/s counts 10^9 operations per second", 1e-9: "GFLOP/s counts 10^9 operations per second"})
+    for factor, hint in hints.items():
+        if math.isclose(answer * factor, expected, rel_tol=0.01) or math.isclose(answer * factor, with_mean,
+                                                                                  rel_tol=0.01):
+            return CheckResult(False, f"{answer:.4g} is off by a factor of {factor:g}: {hint}.")
+    return CheckResult(False, f"{answer:.4g} is not it: divide the operations of one step (2 per multiply-add, for "
+                              "every image of the batch, times 3 with a backward pass) by the median step time, "
+                              "then by 10^9.")

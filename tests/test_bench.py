@@ -219,6 +219,15 @@ def test_measure_interleaves_benchmarks_reversing_the_order_each_round(monkeypat
     assert results[1].multiply_adds_per_image == complexity.count_multiply_adds(models.resnet20(input_shape=(8, 8, 3)))
 
 
+def test_measure_builds_one_model_for_specs_that_differ_only_in_the_work(monkeypatch):
+    built = []
+    original = bench.build_model
+    monkeypatch.setattr(bench, "build_model", lambda *args: built.append(args) or original(*args))
+    specs = [tiny_spec(), tiny_spec(mode="train-step"), tiny_spec(batch_size=3), tiny_spec(image_size=6)]
+    bench.measure(specs, steps=1, burn_in=0, log=None)
+    assert built == [("tiny", 8, "float32"), ("tiny", 6, "float32")]
+
+
 def test_measure_runs_every_mode_and_execution_of_a_tiny_model():
     specs = [tiny_spec(mode=mode, execution=execution)
              for mode in bench.MODES for execution in ("eager", "function")]
