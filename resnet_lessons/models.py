@@ -222,7 +222,8 @@ def imagenet_resnet(depth: int, *, input_shape: Sequence[int] = (224, 224, 3), n
 
     Args:
         depth: 18, 34, 50, 101 or 152.
-        input_shape: ``(height, width, channels)``; global average pooling accepts any size of at least 32x32.
+        input_shape: ``(height, width, channels)``; global average pooling makes any size work (the paper and
+            ``keras.applications`` use 224x224; Table 1's sizes and multiply-adds are for it).
         num_classes: outputs of the dense layer (ImageNet has 1,000 classes).
         use_bias: give every convolution a bias. The paper's nets have none (batch norm removes a constant
             shift); ``keras.applications.ResNet50`` has them, so ``use_bias=True`` matches its 25,636,712
@@ -242,8 +243,9 @@ def imagenet_resnet(depth: int, *, input_shape: Sequence[int] = (224, 224, 3), n
             f"got {depth!r}"
         )
     stride_on = blocks.validate_stride_placement(stride_on)
-    if not isinstance(use_bias, bool):
-        raise ValueError(f"use_bias must be True or False, got {use_bias!r}")
+    for flag, value in (("use_bias", use_bias), ("include_top", include_top)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False, got {value!r}")
     if depth >= FIRST_BOTTLENECK_DEPTH:
         block = functools.partial(blocks.bottleneck_block, stride_on=stride_on, use_bias=use_bias)
     else:
