@@ -1,0 +1,66 @@
+"""The paper's 6n+2 CIFAR-10 family in numbers, from closed-form counts (chapter 4).
+
+Counting on a built model (:func:`resnet_lessons.models.count_parameters`,
+:func:`resnet_lessons.complexity.count_multiply_adds`) is the book's reference, but building the deepest member of
+the family is impractical: Keras' graph walk recurses once per layer, so building the 1202-layer net exceeds Python's
+default recursion limit, and with the limit raised it took 53 s (2 CPU cores shared with other work). The formulas here count the
+same things layer by layer without building anything; the tests check them against the built nets of depth 8 to 110
+and against the exact counts of the book's plan, and chapter 4 uses them for ResNet-1202.
+
+What is counted, as in the paper: every 3x3 convolution has ``9 * C_in * C_out`` weights and no bias, every batch
+norm a scale and a shift per channel (its moving mean and variance are not trained), the dense layer
+``64 * classes`` weights and ``classes`` biases. Option A shortcuts (identity, zero-padding where the channels grow)
+have no parameters, so plain and residual nets of one depth have the same count. Multiply-adds are those of the
+convolutions and the dense layer for one image.
+"""
+
+from __future__ import annotations
+
+import math
+
+from resnet_lessons import models
+
+
+def _stage_convolutions(depth: int, image_size: int):
+    """Yield ``(c_in, c_out, output_size)`` for every 3x3 convolution of the net, the stem first."""
+    n = models.blocks_per_stage(depth)
+    filters = models.CIFAR_STAGE_FILTERS
+    size = image_size
+    yield 3, filters[0], size  # the stem
+    channels = filters[0]
+    for stage, stage_filters in enumerate(filters):
+        for block in range(n):
+            if stage > 0 and block == 0:
+                size = math.ceil(size / 2)  # a stride-2 "same" convolution opens each later stage
+            yield channels, stage_filters, size  # the block's first convolution
+            yield stage_filters, stage_filters, size  # and its second
+            channels = stage_filters
+
+
+def parameter_count(depth: int, *, num_classes: int = 10) -> int:
+    """Trainable parameters of the CIFAR net of ``depth = 6n + 2`` layers (plain, or residual with option A).
+
+    Example: ``parameter_count(20)`` is 269,722, the paper's "0.27M"; ``parameter_count(1202)`` is 19,421,274.
+    """
+    _check_classes(num_classes)
+    total = 0
+    for c_in, c_out, _ in _stage_convolutions(depth, image_size=32):
+        total += 3 * 3 * c_in * c_out + 2 * c_out  # kernel, then batch norm's scale and shift
+    return total + models.CIFAR_STAGE_FILTERS[-1] * num_classes + num_classes
+
+
+def multiply_add_count(depth: int, *, image_size: int = 32, num_classes: int = 10) -> int:
+    """Multiply-adds of one ``image_size`` x ``image_size`` image through the net of ``depth`` layers.
+
+    Example: ``multiply_add_count(20)`` is 40,551,040, about 41 million.
+    """
+    _check_classes(num_classes)
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    total = sum(3 * 3 * c_in * c_out * size * size for c_in, c_out, size in _stage_convolutions(depth, image_size))
+    return total + models.CIFAR_STAGE_FILTERS[-1] * num_classes
+
+
+def _check_classes(num_classes):
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
