@@ -8,7 +8,13 @@ training and test loss and error per epoch.
 Given a ``checkpoint_dir`` it saves the weights, the optimiser's state and the history after every epoch, and a
 later call with the same directory continues after the last finished epoch (a Colab disconnect or a Ctrl-C loses
 at most the epoch in progress). Because the input pipeline draws each epoch's order and augmentation from
-``(seed, epoch)`` alone, a resumed run sees exactly the batches the uninterrupted run would have seen.
+``(seed, epoch)`` alone, a resumed run sees exactly the batches the uninterrupted run would have seen. For the same
+reason a finished run can be *extended*: a later call whose config differs only in ``epochs`` trains the missing
+epochs and gives what one longer run would have given.
+
+The same function trains on several devices (chapter 4): build the model inside ``strategy.scope()`` of a
+``tf.distribute`` strategy (see :mod:`resnet_lessons.distribute`) and pass the strategy; each global batch of
+``config.batch_size`` images is split evenly over the replicas, whose gradients are summed before every update.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from resnet_lessons import data, pipeline, profiles
 
@@ -218,7 +225,7 @@ def _at_most(limit, available):
 
 def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.TrainConfig | str | None = None, *,
           seed: int = 0, checkpoint_dir=None, label: str | None = None, verbose: bool = True,
-          callbacks: list | None = None) -> TrainingHistory:
+          callbacks: list | None = None, strategy: tf.distribute.Strategy | None = None) -> TrainingHistory:
     """Train ``model`` on ``dataset`` under ``config`` and return its per-epoch history.
 
     Args:
@@ -231,10 +238,15 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
             :func:`resnet_lessons.seeding.set_seed` before building it).
         checkpoint_dir: if given, a folder where each finished epoch is saved; a later call with the same folder,
             model architecture, config and seed resumes after the last saved epoch, and returns at once if the run
-            is complete.
+            is complete. The config's ``epochs`` may grow between calls: the run is then extended.
         label: the run's name in the history and on plots; defaults to the model's name.
-        verbose: print a line per epoch (and every 30 s within a long epoch).
+        verbose: print a line per epoch with an estimate of the time left (and a line every 30 s within a long
+            epoch).
         callbacks: more Keras callbacks, run after the checkpoint is saved.
+        strategy: the ``tf.distribute`` strategy to train under; ``None`` is the one the model was built under (the
+            default one-device strategy unless it was built inside a ``strategy.scope()``). The model must have
+            been built inside this strategy's scope, and ``config.batch_size`` (the global batch) must divide
+            evenly over its replicas.
 
     Returns:
         The :class:`TrainingHistory` of all epochs, the resumed ones included.
@@ -244,26 +256,31 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    strategy = _check_strategy(model, strategy, config)
     prepared = prepare_data(dataset, config, seed=seed)
     _check_model_fits(model, prepared.dataset, config)
     train_set = prepared.dataset
     steps = pipeline.steps_per_epoch(train_set.num_train, config.batch_size)
     history = TrainingHistory(label=label or model.name, profile=config.name, data_description=prepared.description,
                               seed=seed, steps_per_epoch=steps)
-    compile_for_training(model, config, steps)
-
     checkpoint = _Checkpoint(pathlib.Path(checkpoint_dir), model, config, seed, history) if checkpoint_dir else None
-    if checkpoint is not None:
-        history = checkpoint.restore()
+    # The optimizer's variables (momentum, step count) must be created in the scope, mirrored like the weights.
+    with strategy.scope():
+        compile_for_training(model, config, steps)
+        if checkpoint is not None:
+            history = checkpoint.restore()
     first_epoch = len(history.epochs)
     if verbose:
         print(f"Training {history.label} ({model.count_params():,} parameters) under {config.describe()}")
+        if strategy.num_replicas_in_sync > 1:
+            print(f"Devices: {describe_strategy(strategy)}")
         print(f"Data: {prepared.description}")
         if first_epoch:
             print(f"Resuming from {checkpoint.directory} after epoch {first_epoch} of {config.epochs}")
     if first_epoch >= config.epochs:
         if verbose:
-            print(f"All {config.epochs} epochs were already done: nothing to train.")
+            print(f"All {config.epochs} epochs were already done (the checkpoint holds {first_epoch}): "
+                  "nothing to train.")
         return history
 
     train_batches = pipeline.train_pipeline(train_set.x_train, train_set.y_train, batch_size=config.batch_size,
@@ -274,9 +291,41 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
     recorder = _HistoryRecorder(history, config)
     own_callbacks = [recorder] + ([checkpoint] if checkpoint else []) + ([_Progress(history, config)] if verbose
                                                                           else [])
+    # Keras splits each global batch over the replicas of the model's strategy (experimental_distribute_dataset).
     model.fit(train_batches, validation_data=test_batches, epochs=config.epochs, initial_epoch=first_epoch,
               steps_per_epoch=steps, callbacks=own_callbacks + list(callbacks or []), shuffle=False, verbose=0)
     return history
+
+
+def describe_strategy(strategy: tf.distribute.Strategy) -> str:
+    """One line naming a ``tf.distribute`` strategy and its devices, e.g. ``"MirroredStrategy: 2 replicas on ..."``."""
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise ValueError(f"strategy must be a tf.distribute.Strategy, got {type(strategy).__name__}")
+    replicas = strategy.num_replicas_in_sync
+    try:
+        devices = [device.rsplit("/", 1)[-1] for device in strategy.extended.worker_devices]  # "device:GPU:0"
+    except RuntimeError:  # only the default strategy has no device list: it runs where TensorFlow places ops
+        return "the default strategy: 1 replica on TensorFlow's default device"
+    return f"{type(strategy).__name__}: {replicas} replica{'s' if replicas > 1 else ''} on {', '.join(devices)}"
+
+
+def _check_strategy(model, strategy, config) -> tf.distribute.Strategy:
+    """The strategy to train ``model`` under, checked: built in its scope, and the batch splits evenly."""
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
+    if strategy is None:
+        strategy = model.distribute_strategy  # Keras records the strategy whose scope the model was built in
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise ValueError(f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}")
+    if model.weights and not strategy.extended.variable_created_in_scope(model.weights[0].value):
+        raise ValueError(
+            f"model {model.name!r} was not built inside the scope of the strategy given ({describe_strategy(strategy)}"
+            "): build it inside `with strategy.scope():`, or leave strategy=None to use the one it was built under")
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise ValueError(f"batch_size {config.batch_size} of profile {config.name!r} does not split evenly over "
+                         f"{replicas} replicas: choose a multiple of {replicas}")
+    return strategy
 
 
 def _check_model_fits(model, dataset, config):
@@ -338,10 +387,22 @@ class _Progress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         h = self.history_
         width = len(str(self.config.epochs))
+        remaining = self.config.epochs - h.epochs[-1]
+        # The last three epochs, not the first: it includes tracing the step function.
+        left = f", {_duration(remaining * float(np.mean(h.seconds[-3:])))} left" if remaining else ""
         print(f"epoch {h.epochs[-1]:>{width}}/{self.config.epochs}  "
               f"train loss {h.train_loss[-1]:.3f} error {100 * h.train_error[-1]:5.1f} %  "
               f"test loss {h.test_loss[-1]:.3f} error {100 * h.test_error[-1]:5.1f} %  "
-              f"lr {h.learning_rate[-1]:<6.3g} {h.seconds[-1]:5.1f} s", flush=True)
+              f"lr {h.learning_rate[-1]:<6.3g} {h.seconds[-1]:5.1f} s{left}", flush=True)
+
+
+def _duration(seconds: float) -> str:
+    """A rough, readable duration: ``"40 s"``, ``"12 min"``, ``"2.6 h"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 # --------------------------------------------------------------------------------------------- checkpoints
@@ -358,9 +419,10 @@ class _Checkpoint(keras.callbacks.Callback):
         super().__init__()
         self.directory = directory
         self.model_ = model
-        # What makes two runs the same run, as JSON would store it (tuples become lists).
+        # What makes two runs the same run, as JSON would store it (tuples become lists). Not the number of epochs:
+        # epoch e's batches and learning rates do not depend on it, so a finished run can be extended.
         self.identity = json.loads(json.dumps({"model": model.name, "parameters": model.count_params(),
-                                               "config": dataclasses.asdict(config), "seed": seed,
+                                               "config": _without_epochs(dataclasses.asdict(config)), "seed": seed,
                                                "data": history.data_description}))
         self.history_ = history
 
@@ -370,6 +432,7 @@ class _Checkpoint(keras.callbacks.Callback):
             self.directory.mkdir(parents=True, exist_ok=True)
             return self.history_
         saved = json.loads(run_file.read_text())
+        saved["config"] = _without_epochs(saved.get("config") or {})  # checkpoints of earlier versions stored it
         differences = [key for key in self.identity if saved.get(key) != self.identity[key]]
         if differences:
             raise ValueError(
@@ -402,6 +465,10 @@ class _Checkpoint(keras.callbacks.Callback):
         _write_json_atomically(run_file, {**self.identity, "latest": folder_name, "epochs_done": epoch + 1})
         if previous and previous != folder_name:
             shutil.rmtree(self.directory / previous, ignore_errors=True)
+
+
+def _without_epochs(config: dict) -> dict:
+    return {key: value for key, value in config.items() if key != "epochs"}
 
 
 def _write_json_atomically(path: pathlib.Path, values: dict) -> None:
@@ -438,13 +505,15 @@ class TimeEstimate:
 
 def estimate_training_time(model: keras.Model, dataset: data.ImageDataset,
                            config: profiles.TrainConfig | str | None = None, *, burn_in_steps: int = 2,
-                           measured_steps: int = 5) -> TimeEstimate:
+                           measured_steps: int = 5, strategy: tf.distribute.Strategy | None = None) -> TimeEstimate:
     """Time a few training steps on a copy of ``model`` and extrapolate to the whole run under ``config``.
 
     The copy (fresh weights, same architecture) takes the steps, so ``model`` itself is left untouched. The first
-    ``burn_in_steps`` are not timed: they include tracing and compiling the step function.
+    ``burn_in_steps`` are not timed: they include tracing and compiling the step function. ``strategy`` is as in
+    :func:`train`: the copy is built and trained under it.
     """
     config = profiles.get_profile(config)
+    strategy = _check_strategy(model, strategy, config)
     for name, value, least in (("burn_in_steps", burn_in_steps, 0), ("measured_steps", measured_steps, 1)):
         if not isinstance(value, int) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
@@ -452,8 +521,9 @@ def estimate_training_time(model: keras.Model, dataset: data.ImageDataset,
     _check_model_fits(model, prepared.dataset, config)
     train_set = prepared.dataset
     steps = pipeline.steps_per_epoch(train_set.num_train, config.batch_size)
-    copy = keras.models.clone_model(model)
-    compile_for_training(copy, config, steps)
+    with strategy.scope():
+        copy = keras.models.clone_model(model)
+        compile_for_training(copy, config, steps)
     batches = pipeline.train_pipeline(train_set.x_train, train_set.y_train, batch_size=config.batch_size,
                                       mean=prepared.mean, std=prepared.std, seed=0, augment=config.augment).repeat()
     timer = _StepTimer()

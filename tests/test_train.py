@@ -6,6 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from resnet_lessons import models, profiles, seeding, train
 from resnet_lessons.synthetic import make_synthetic_cifar
@@ -68,6 +69,10 @@ def test_history_records_every_epoch(dataset, capsys):
     assert "synthetic" in history.data_description and "8x8" in history.data_description
     printed = capsys.readouterr().out
     assert "Training tiny-20" in printed and "epoch 3/3  train loss" in printed and "Data:" in printed
+    # every epoch line but the last says how long the rest will take
+    epoch_lines = [line for line in printed.splitlines() if line.startswith("epoch")]
+    assert [" left" in line for line in epoch_lines] == [True, True, False]
+    assert "Devices:" not in printed  # one device: nothing to say
 
 
 def test_interrupted_run_resumes_without_losing_an_epoch(dataset, tmp_path):
@@ -87,6 +92,22 @@ def test_interrupted_run_resumes_without_losing_an_epoch(dataset, tmp_path):
     for metric in ("train_loss", "test_loss", "train_error", "test_error"):
         np.testing.assert_allclose(getattr(resumed, metric), getattr(uninterrupted, metric), rtol=1e-4, atol=1e-5)
     assert sorted(path.name for path in (tmp_path / "cut").iterdir()) == ["epoch-0003", "run.json"]
+
+
+def test_a_finished_run_can_be_extended(dataset, tmp_path):
+    longer = train.train(tiny_model(), dataset, TINY, checkpoint_dir=tmp_path / "whole", verbose=False)
+    short = dataclasses.replace(TINY, epochs=2)
+    train.train(tiny_model(), dataset, short, checkpoint_dir=tmp_path / "grown", verbose=False)
+    seen = EpochsSeen()
+    extended = train.train(tiny_model(), dataset, TINY, checkpoint_dir=tmp_path / "grown", verbose=False,
+                           callbacks=[seen])
+    assert seen.epochs == [3] and extended.epochs == [1, 2, 3]
+    for metric in ("train_loss", "test_loss", "learning_rate"):
+        np.testing.assert_allclose(getattr(extended, metric), getattr(longer, metric), rtol=1e-4, atol=1e-5)
+    # asking a longer checkpoint for fewer epochs trains nothing and returns what is there
+    again = train.train(tiny_model(short), dataset, short, checkpoint_dir=tmp_path / "grown", verbose=False,
+                        callbacks=[seen])
+    assert seen.epochs == [3] and again.epochs == [1, 2, 3]
 
 
 def test_a_finished_run_returns_its_history_without_training(dataset, tmp_path):
@@ -157,6 +178,28 @@ def test_estimate_training_time(dataset):
     assert all(np.array_equal(a, b.numpy()) for a, b in zip(before, model.weights))  # the model is untouched
 
 
+def test_a_one_replica_mirrored_strategy_trains_like_one_device(dataset):
+    # The distributed code path (scope, mirrored variables, distributed datasets) in this process, on its one CPU.
+    # Two replicas need a split CPU, hence a fresh process: see tests/test_distribute.py.
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    one_device = train.train(tiny_model(), dataset, TINY, verbose=False)
+    with strategy.scope():
+        model = tiny_model()
+    mirrored = train.train(model, dataset, TINY, verbose=False, strategy=strategy)
+    assert isinstance(model.weights[0].value, tf.distribute.DistributedValues)
+    for metric in ("train_loss", "test_loss"):
+        np.testing.assert_allclose(getattr(mirrored, metric), getattr(one_device, metric), rtol=1e-4)
+    # built outside the strategy's scope: refused, with the remedy
+    with pytest.raises(ValueError, match="not built inside the scope of the strategy"):
+        train.train(tiny_model(), dataset, TINY, verbose=False, strategy=strategy)
+    estimate = train.estimate_training_time(model, dataset, TINY, burn_in_steps=1, measured_steps=1)
+    assert estimate.seconds_per_step > 0
+
+
+def test_duration_is_readable():
+    assert [train._duration(seconds) for seconds in (40, 600, 9_360)] == ["40 s", "10 min", "2.6 h"]
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda d: train.train(models.resnet20(), d, TINY, verbose=False), "input_shape=config.input_shape"),
     (lambda d: train.train(models.resnet20(input_shape=(8, 8, 3), num_classes=3), d, TINY), "3 outputs"),
@@ -168,6 +211,8 @@ def test_estimate_training_time(dataset):
     (lambda d: train.compile_for_training("resnet20", TINY, 4), "keras.Model"),
     (lambda d: train.compile_for_training(tiny_model(), "quick", 4), "TrainConfig"),
     (lambda d: train.compile_for_training(tiny_model(), TINY, 0), "steps_per_epoch"),
+    (lambda d: train.train(tiny_model(), d, TINY, strategy="mirrored"), "tf.distribute.Strategy"),
+    (lambda d: train.describe_strategy("mirrored"), "tf.distribute.Strategy"),
 ])
 def test_bad_input_is_refused(dataset, call, message):
     with pytest.raises(ValueError, match=message):
