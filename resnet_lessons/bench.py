@@ -56,6 +56,7 @@ BLOG_IMAGE_SIZE = 224
 BLOG_STEPS = 100
 BLOG_BURN_IN = 10
 REPORT_VERSION = 1
+PROGRESS_SECONDS = 60  # longest silence between progress lines of a long run
 
 
 # ------------------------------------------------------------------------------------------------ the models
@@ -421,7 +422,8 @@ def measure(specs: BenchmarkSpec | Sequence[BenchmarkSpec], *, steps: int = BLOG
         device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
         seed: seeds the random inputs.
         log: where progress lines go (``print``), or ``None``.
-        progress_every: rounds between progress lines.
+        progress_every: rounds between progress lines; there is also one after the last round, and one whenever
+            a minute has passed without.
     """
     specs = [specs] if isinstance(specs, BenchmarkSpec) else list(specs)
     if not specs or not all(isinstance(spec, BenchmarkSpec) for spec in specs):
@@ -440,7 +442,7 @@ def measure(specs: BenchmarkSpec | Sequence[BenchmarkSpec], *, steps: int = BLOG
         benchmarks.append(Benchmark(spec, device=device, seed=seed, model=built.get(key)))
         built[key] = benchmarks[-1].model
     times = [[] for _ in benchmarks]
-    started = time.perf_counter()
+    started = last_line = time.perf_counter()
     for round_number in range(burn_in + steps):
         order = range(len(benchmarks)) if round_number % 2 == 0 else reversed(range(len(benchmarks)))
         for index in order:
@@ -453,10 +455,13 @@ def measure(specs: BenchmarkSpec | Sequence[BenchmarkSpec], *, steps: int = BLOG
             say(f"[{_clock()}] {'burn-in' if burn_in else 'first step'} done after "
                 f"{time.perf_counter() - started:.0f} s; "
                 f"about {per_round * (steps - max(measured, 0)) / 60:.1f} min to go")
-        if measured > 0 and measured % progress_every == 0:
+        now = time.perf_counter()
+        if measured > 0 and (measured % progress_every == 0 or measured == steps
+                             or now - last_line >= PROGRESS_SECONDS):
             latest = ", ".join(f"{spec.model} {spec.mode} {spec_times[-1]:.3f} s"
                                for spec, spec_times in zip(specs, times))
             say(f"[{_clock()}] step {measured}/{steps}: {latest}")
+            last_line = now
     return [benchmark.result(StepTimes(tuple(spec_times[:burn_in]), tuple(spec_times[burn_in:])))
             for benchmark, spec_times in zip(benchmarks, times)]
 
@@ -592,11 +597,12 @@ def load_report(source: str, *, timeout: float = 10.0) -> Report:
 def run(specs: Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int = BLOG_BURN_IN,
         device: str = "auto", seed: int = 0, ceiling_size: int | None = 4096, baseline: str = "keras",
         command: str = "", log: Callable[[str], None] | None = print) -> Report:
-    """Measure the matmul ceiling of every precision used, then all ``specs`` interleaved; return a :class:`Report`.
+    """Measure all ``specs`` interleaved, and the matmul ceiling of every precision used; return a :class:`Report`.
 
     All specs are measured in one interleaved run (see :func:`measure`), so any two of them, our model and keras' or
-    forward and forward-backward, are compared under the same conditions. ``ceiling_size=None`` skips the ceiling.
-    Progress goes to ``log``.
+    forward and forward-backward, are compared under the same conditions. The ceiling is measured before and after
+    them and the faster of the two kept: it is the best the machine showed, and a ceiling measured during a busy
+    spell would flatter every network. ``ceiling_size=None`` skips the ceiling. Progress goes to ``log``.
     """
     device = hardware.resolve_device(device)
     for spec in specs:
@@ -604,17 +610,22 @@ def run(specs: Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int
     environment = hardware.describe_environment(device)
     started = time.perf_counter()
     say = log if log is not None else (lambda message: None)
-    ceilings = []
-    if ceiling_size is not None:
-        for precision in dict.fromkeys(spec.precision for spec in specs):
-            ceiling = measure_matmul_ceiling(ceiling_size, CEILING_DTYPES[precision], device=device, seed=seed)
-            say(f"[{_clock()}] {ceiling.describe()}")
-            ceilings.append(ceiling)
+    dtypes = list(dict.fromkeys(CEILING_DTYPES[spec.precision] for spec in specs)) if ceiling_size else []
+
+    def measure_ceilings(when):
+        measured = [measure_matmul_ceiling(ceiling_size, dtype, device=device, seed=seed) for dtype in dtypes]
+        for ceiling in measured:
+            say(f"[{_clock()}] {when}: {ceiling.describe()}")
+        return measured
+
+    before = measure_ceilings("ceiling before")
     results = measure(specs, steps=steps, burn_in=burn_in, device=device, seed=seed, log=log)
+    after = measure_ceilings("ceiling after")
+    ceilings = [max(pair, key=lambda ceiling: ceiling.gflops_per_second) for pair in zip(before, after)]
     return Report(command=command, environment=environment,
                   settings={"steps": steps, "burn_in": burn_in, "seed": seed, "device": device},
                   results=tuple(results), ceilings=tuple(ceilings), comparisons=tuple(compare(results, baseline)),
-                  seconds=time.perf_counter() - started, load_average_after=hardware._load_average())
+                  seconds=time.perf_counter() - started, load_average_after=hardware.load_average())
 
 
 # ---------------------------------------------------------------------------------------------- command line

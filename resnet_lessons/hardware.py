@@ -190,7 +190,7 @@ def describe_environment(device: str = "auto") -> dict:
         "device": device,
         "gpu": None,
         "onednn_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-        "load_average": _load_average(),
+        "load_average": load_average(),
     }
     if device == "gpu":
         details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
@@ -198,7 +198,8 @@ def describe_environment(device: str = "auto") -> dict:
     return record
 
 
-def _load_average() -> list[float] | None:
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (programs wanting a core), rounded; ``None`` where unknown."""
     try:
         return [round(value, 2) for value in os.getloadavg()]
     except (AttributeError, OSError):

@@ -463,6 +463,18 @@ def test_command_line_runs_and_writes_a_json_report(tmp_path, capsys):
     assert len(report.ceilings) == 1
 
 
+def test_run_keeps_the_faster_of_the_ceilings_measured_before_and_after(monkeypatch):
+    rates = iter([0.2, 0.1])  # seconds per product: the second measurement is the faster one
+    monkeypatch.setattr(bench, "measure_matmul_ceiling", lambda size, dtype, **kwargs: bench.MatmulCeiling(
+        size, dtype, (next(rates),), "cpu"))
+    lines = []
+    report = bench.run([tiny_spec()], steps=1, burn_in=0, ceiling_size=1000, log=lines.append)
+    assert [ceiling.step_seconds for ceiling in report.ceilings] == [(0.1,)]
+    assert any(line.endswith("ceiling before: float32 matmul 1000x1000 on the CPU: 10.0 GFLOP/s (median of 1)")
+               for line in lines)
+    assert bench.run([tiny_spec()], steps=1, burn_in=0, ceiling_size=None, log=None).ceilings == ()
+
+
 @pytest.mark.slow  # a fresh Python process imports TensorFlow (a few seconds)
 def test_runs_as_a_module():
     completed = subprocess.run([sys.executable, "-m", "resnet_lessons.bench", "--list", "--device", "cpu"],
