@@ -3,10 +3,11 @@
 The paper's argument (He et al. 2015, Sec. 3.1): take a trained shallow network and add layers that compute the
 identity; the deeper network computes the same function, so its training error is no higher. If a deeper plain
 network trains *worse* (chapter 1), the solver is failing to find such solutions. This module makes the argument
-executable and measures the two remedies the paper proposes:
+executable and measures what a shortcut changes:
 
-- :func:`set_to_identity` and :func:`deepen` turn convolution and batch-norm layers into exact identities and build a
-  deep network from a trained shallow one;
+- :func:`dirac_kernel`, :func:`set_to_identity` and :func:`deepen` turn convolution and batch-norm layers into exact
+  identities and build a deep network from a trained shallow one (:func:`identity_kernel_problem` explains why a
+  kernel is not the identity, for the chapter's exercise checker);
 - :func:`learn_identity` trains a block to reproduce its input, to compare a plain block (which has to find the
   identity) with a residual block (whose branch only has to learn zero);
 - :func:`jacobian` measures ``dH/dx`` of a block, where a shortcut adds the identity matrix.
