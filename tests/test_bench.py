@@ -238,6 +238,13 @@ def test_measure_runs_every_mode_and_execution_of_a_tiny_model():
     assert any("burn-in done" in line for line in lines)
 
 
+def test_measure_silences_tensorflows_retracing_warning_only_while_it_runs(caplog):
+    specs = [tiny_spec(batch_size=batch_size) for batch_size in range(1, 8)]  # seven traces of one function
+    bench.measure(specs, steps=1, burn_in=0, log=None)
+    assert "retracing" not in caplog.text
+    assert bench._drop_retracing_warning not in tf.get_logger().filters
+
+
 @pytest.mark.slow  # XLA compiles the step (a few seconds)
 def test_xla_execution_runs():
     [result] = bench.measure(tiny_spec(execution="xla"), steps=1, burn_in=1, log=None)
@@ -307,6 +314,12 @@ def test_compare_divides_medians_within_groups_only():
 
 
 # ------------------------------------------------------------------------------------------------ ceiling
+
+def test_ceiling_rate_comes_from_the_fastest_product():
+    ceiling = bench.MatmulCeiling(size=1000, dtype="float32", step_seconds=(0.4, 0.1, 0.2), device="cpu")
+    assert ceiling.gflops_per_second == pytest.approx(20.0)
+    assert ceiling.describe() == "float32 matmul 1000x1000 on the CPU: 20.0 GFLOP/s (best of 3)"
+
 
 def test_matmul_ceiling_measures_a_positive_rate():
     ceiling = bench.measure_matmul_ceiling(64, steps=2, burn_in=1)
@@ -470,7 +483,7 @@ def test_run_keeps_the_faster_of_the_ceilings_measured_before_and_after(monkeypa
     lines = []
     report = bench.run([tiny_spec()], steps=1, burn_in=0, ceiling_size=1000, log=lines.append)
     assert [ceiling.step_seconds for ceiling in report.ceilings] == [(0.1,)]
-    assert any(line.endswith("ceiling before: float32 matmul 1000x1000 on the CPU: 10.0 GFLOP/s (median of 1)")
+    assert any(line.endswith("ceiling before: float32 matmul 1000x1000 on the CPU: 10.0 GFLOP/s (best of 1)")
                for line in lines)
     assert bench.run([tiny_spec()], steps=1, burn_in=0, ceiling_size=None, log=None).ceilings == ()
 
