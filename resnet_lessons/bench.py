@@ -694,7 +694,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=_positive_int, default=BLOG_STEPS,
                         help=f"measured steps (default: {BLOG_STEPS})")
     parser.add_argument("--burn-in", type=_non_negative_int, default=BLOG_BURN_IN,
-                        help=f"untimed steps first (default: {BLOG_BURN_IN})")
+                        help=f"steps run first and left out of the statistics (default: {BLOG_BURN_IN})")
     parser.add_argument("--device", choices=hardware.DEVICES, default="auto", help="default: auto (GPU if any)")
     parser.add_argument("--ceiling-size", type=_non_negative_int, default=4096,
                         help="side of the matrices of the ceiling measurement; 0 skips it (default: 4096)")
