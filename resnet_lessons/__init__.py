@@ -3,13 +3,23 @@
 Import the modules you need; importing the package itself loads nothing else and changes no global state.
 
 - ``data``, ``cifar10``, ``synthetic``: CIFAR-10, or a synthetic stand-in when offline, as an ``ImageDataset``.
+- ``downloads``: the Keras cache and a no-hang reachability check, shared by CIFAR-10 and the ImageNet weights.
 - ``pipeline``: ``tf.data`` input pipelines with the paper's augmentation, reproducible epoch by epoch.
-- ``blocks``, ``models``: plain and residual blocks, shortcut options A/B/C, the one network builder.
-- ``profiles``, ``train``: the ``quick`` and ``paper`` recipes, training with checkpoints and histories.
-- ``plots``: training curves and image grids; ``checks``: checkers for the exercises.
-- ``seeding``: the one call that makes a run repeatable.
+- ``blocks``, ``models``: plain, residual and bottleneck blocks, shortcut options A/B/C, the one network builder,
+  the CIFAR-10 family and the ImageNet family (ResNet-18 to ResNet-152).
+- ``family``: closed-form parameter and multiply-add counts of the 6n+2 CIFAR nets (ResNet-1202 included).
 - ``complexity``: multiply-adds (the paper's FLOPs) counted from a built model.
-- ``equivalence``: copy weights between two implementations and compare their outputs.
+- ``pretrained``: Keras' ImageNet weights for ResNet-50/101/152, loaded into the book's models by layer name.
+- ``profiles``, ``train``: the ``quick`` and ``paper`` recipes, training with checkpoints and histories.
+- ``distribute``: ``tf.distribute`` strategies for the training function, and a one-vs-two-replica comparison.
+- ``gradients``: the gradient norm reaching every layer (chapter 1).
+- ``identity``: identity layers, deepening a trained net, Jacobians, learning the identity (chapter 2).
+- ``graph``, ``diagram``: the layer graph of a built model, and block diagrams drawn from it (chapter 3).
+- ``equivalence``: copy weights between two implementations, pair layers by structure, compare their outputs.
+- ``bench``, ``hardware``: honest timing of forward, backward and training steps, the machine's matmul ceiling,
+  and what the machine is (chapter 6; ``python -m resnet_lessons.bench --help``).
+- ``plots``: training curves, gradient norms and image grids; ``checks``: checkers for the exercises.
+- ``seeding``: the one call that makes a run repeatable.
 """
 
 __version__ = "0.1.0"
