@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 import keras
 import numpy as np
 
-from resnet_lessons import graph
+from resnet_lessons import graph, models
 
 MATCHES = ("name", "order", "structure")
 
@@ -148,12 +148,7 @@ def block_model(block: Callable, *, input_shape: Sequence[int], filters: int, st
     """
     if not callable(block):
         raise ValueError(f"block must be a function block(x, filters, strides, name=...), got {block!r}")
-    try:
-        shape = tuple(int(size) for size in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}") from None
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"input_shape must be (height, width, channels) of positive sizes, got {input_shape!r}")
+    shape = models.validate_input_shape(input_shape)
     inputs = keras.Input(shape=shape, name=f"{name}_input")
     return keras.Model(inputs, block(inputs, filters, strides, name=name), name=name)
 

@@ -81,7 +81,7 @@ def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequenc
     Returns:
         The (unbuilt-optimizer, uncompiled) ``keras.Model``.
     """
-    input_shape = _validate_input_shape(input_shape)
+    input_shape = validate_input_shape(input_shape)
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     if not stages:
@@ -300,7 +300,8 @@ def count_parameters(model: keras.Model) -> ParameterCounts:
     return ParameterCounts(trainable=trainable, non_trainable=non_trainable, total=trainable + non_trainable)
 
 
-def _validate_input_shape(input_shape):
+def validate_input_shape(input_shape) -> tuple[int, int, int]:
+    """Return ``input_shape`` as a tuple of three positive ints ``(height, width, channels)``, or raise ``ValueError``."""
     try:
         shape = tuple(int(size) for size in input_shape)
     except (TypeError, ValueError):
