@@ -388,8 +388,9 @@ class _Progress(keras.callbacks.Callback):
         h = self.history_
         width = len(str(self.config.epochs))
         remaining = self.config.epochs - h.epochs[-1]
-        # The last three epochs, not the first: it includes tracing the step function.
-        left = f", {_duration(remaining * float(np.mean(h.seconds[-3:])))} left" if remaining else ""
+        # The median of the last three epochs: a run's first epoch also traces the step function, and is ignored
+        # as soon as there are three.
+        left = f", {_duration(remaining * float(np.median(h.seconds[-3:])))} left" if remaining else ""
         print(f"epoch {h.epochs[-1]:>{width}}/{self.config.epochs}  "
               f"train loss {h.train_loss[-1]:.3f} error {100 * h.train_error[-1]:5.1f} %  "
               f"test loss {h.test_loss[-1]:.3f} error {100 * h.test_error[-1]:5.1f} %  "

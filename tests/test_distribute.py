@@ -5,10 +5,6 @@ devices when it starts, so this pytest process, which already uses TensorFlow, c
 split made here would leak into every other test.
 """
 
-import json
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -19,6 +15,7 @@ from resnet_lessons import distribute, models, seeding, train
 
 @pytest.fixture(scope="module")
 def comparison():
+    # through `python -m resnet_lessons.distribute`, the command line a reader can run too
     return distribute.compare_in_subprocess(cpu_devices=2, steps=1, image_size=8)
 
 
@@ -34,21 +31,13 @@ def test_two_replicas_compute_what_one_device_computes(comparison):
     assert comparison.replicated_loss == pytest.approx(comparison.slice_mean_loss, rel=1e-6)
     # ... which is another number than the whole batch's loss: statistics of 64 images are not those of 128.
     assert abs(comparison.replicated_loss - comparison.one_device_loss) > 1e-4 * comparison.one_device_loss
-    # Updates. Synchronized: measured 0.2 % of the update's size. Not float32's 1e-7, because Keras computes the
-    # synchronized variance as E[x^2] - E[x]^2 from summed slices, which loses digits when the mean is large
-    # compared with the spread; the tolerance of 1 % leaves a factor of 5. Per-replica batch norm changes the
-    # first update by far more (measured 46 %), so the tolerance does tell the two apart.
+    # Updates. Synchronized: measured 0.1 % of the update's size here (0.2 % at 16x16, the notebook's size). Not
+    # float32's 1e-7, because Keras computes the synchronized variance as E[x^2] - E[x]^2 from summed slices, which
+    # loses digits when the mean is large compared with the spread; the tolerance of 1 % leaves a factor of 5 or
+    # more. Per-replica batch norm changes the first update by far more (measured 68 %, 46 % at 16x16), so the
+    # tolerance does tell the two apart.
     assert comparison.synchronized_update_difference < 0.01
     assert comparison.replicated_update_difference > 0.1
-
-
-@pytest.mark.slow
-def test_the_command_line_prints_one_json_line():
-    command = [sys.executable, "-m", "resnet_lessons.distribute", "--cpu-devices", "2", "--image-size", "8",
-               "--depth", "8"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
-    values = json.loads(result.stdout.strip().splitlines()[-1])
-    assert values["replicas"] == 2 and values["steps"] == 1
 
 
 def test_on_one_cpu_the_default_strategy_is_chosen():
