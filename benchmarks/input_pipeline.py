@@ -6,13 +6,16 @@ can slow training down: on a CPU by taking cores from the model, on a GPU by not
 measures it: for ResNet-20 and ResNet-56 it times training steps fed by the pipeline and fed from memory (batches
 made by the same pipeline beforehand and replayed from a tensor, so the step does the same work but no input work
 is left), and prints both throughputs and the relative cost ``1 - pipeline / memory``. The book's requirement is a
-cost of at most 10 %; with ``--max-cost 0.10`` the script exits with status 1 when a model exceeds it.
+cost of at most 10 %; with ``--max-cost 0.10`` the script exits with status 1 when a model exceeds it. Measured on
+2 CPU cores (nearly idle), 32x32: ResNet-20 469 images/s from memory, 466 with the pipeline (0.5 %); ResNet-56 162
+and 159 (1.6 %); the pipeline alone takes 0.6 % of a ResNet-20 step's CPU time.
 
 The two feeds are measured alternately, ``--repeats`` times each, so a machine that gets busier during the run slows
-both alike, and the median of each is reported. The first ``--warmup-steps`` steps of every measurement (tracing, the prefetch buffer
-filling) are not timed. On a machine that other work keeps busy, wall-clock throughput is noisy, so the script also
-reports the process's CPU time per image with each feed (all its threads: the model's and the pipeline's), and the
-CPU time of the pipeline alone, which bounds what it can cost on a CPU where it shares the cores with the model.
+both alike, and the median of each is reported. The first ``--warmup-steps`` steps of every measurement (tracing,
+the prefetch buffer filling) are not timed. On a machine that other work keeps busy, wall-clock throughput is noisy,
+so the script also reports the process's CPU time per image with each feed (all its threads: the model's and the
+pipeline's), and the CPU time of the pipeline alone, which bounds what it can cost on a CPU where it shares the
+cores with the model.
 
 Usage::
 

@@ -2,10 +2,11 @@
 
 Counting on a built model (:func:`resnet_lessons.models.count_parameters`,
 :func:`resnet_lessons.complexity.count_multiply_adds`) is the book's reference, but building the deepest member of
-the family is impractical: Keras' graph walk recurses once per layer, so building the 1202-layer net exceeds Python's
-default recursion limit, and with the limit raised it took 53 s (2 CPU cores shared with other work). The formulas here count the
-same things layer by layer without building anything; the tests check them against the built nets of depth 8 to 110
-and against the exact counts of the book's plan, and chapter 4 uses them for ResNet-1202.
+the family is impractical: Keras' graph walk recurses once per layer, so building the 1202-layer net exceeds
+Python's default recursion limit, and with the limit raised it took 53 s (2 CPU cores shared with other work). The
+formulas here count the same things layer by layer without building anything; the tests check them against the
+built nets of depth 8 to 110 and against the exact counts of the book's plan, and chapter 4 uses them for
+ResNet-1202.
 
 What is counted, as in the paper: every 3x3 convolution has ``9 * C_in * C_out`` weights and no bias, every batch
 norm a scale and a shift per channel (its moving mean and variance are not trained), the dense layer
