@@ -28,6 +28,9 @@ from keras import layers
 from resnet_lessons import blocks
 
 CIFAR_STAGE_FILTERS = (16, 32, 64)
+# The depths of the paper's Table 6. ResNet-1202 is listed but not practical to build: Keras' functional graph walk
+# recurses once per layer and exceeds Python's default recursion limit (RecursionError); resnet_lessons.family counts
+# its parameters and multiply-adds in closed form instead.
 CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
 
 # The paper's Table 1: blocks per stage (conv2_x .. conv5_x) of each ImageNet ResNet, and the stages' filters.
