@@ -69,28 +69,29 @@ def tensorflow_device_name(device: str) -> str:
 
 def cpu_flags(path: str = CPUINFO_PATH) -> frozenset[str]:
     """The CPU's feature flags as Linux lists them (``avx2``, ``avx512_bf16``, ...); empty where unreadable."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip().lower() in ("flags", "features"):
-                    return frozenset(value.split())
-    except OSError:
-        pass
-    return frozenset()
+    value = _cpuinfo_field(path, ("flags", "features"))
+    return frozenset(value.split()) if value is not None else frozenset()
 
 
 def cpu_model(path: str = CPUINFO_PATH) -> str:
     """The processor's name (``"Intel(R) Xeon(R) ..."``), or what ``platform`` knows where Linux's file is absent."""
+    value = _cpuinfo_field(path, ("model name",))
+    if value is not None:
+        return value.strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _cpuinfo_field(path: str, keys: tuple[str, ...]) -> str | None:
+    """The value of the first line of Linux's cpuinfo whose key is one of ``keys``; ``None`` if absent or unreadable."""
     try:
         with open(path, encoding="utf-8", errors="replace") as cpuinfo:
             for line in cpuinfo:
                 key, _, value = line.partition(":")
-                if key.strip().lower() == "model name":
-                    return value.strip()
+                if key.strip().lower() in keys:
+                    return value
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown"
+    return None
 
 
 def gpu_compute_capability() -> tuple[int, int] | None:
