@@ -1,14 +1,21 @@
-"""Real CIFAR-10: read it from the Keras cache, or download it there, and never hang when offline.
+"""Real CIFAR-10: the official release from the Keras cache or downloaded there, else an image-folder copy.
 
-Chapter "Data": CIFAR-10 (Krizhevsky 2009) is the data set of the paper's CIFAR experiments (He et al.
-2016, section 4.2): 50,000 training and 10,000 test images, 32x32 RGB, 10 classes. This module finds the
-copy that ``keras.datasets.cifar10.load_data()`` keeps in the Keras cache, reads its python-pickle batch
-files directly (into NHWC uint8 images and int32 labels), and otherwise downloads it through
-``keras.utils.get_file`` into the same place, so the book and Keras share one copy.
+Chapter 0: CIFAR-10 (Krizhevsky 2009) is the data set of the paper's CIFAR experiments (He et al. 2016, section 4.2):
+50,000 training and 10,000 test images, 32x32 RGB, 10 classes. :func:`load_cifar10` looks for it in this order:
 
-Offline machines must not wait on a download that cannot happen: before downloading, the host is probed
-with a short connection timeout, and the download itself runs with a socket timeout. Every failure is a
-:class:`CIFAR10Unavailable` with a message saying why and what to do.
+1. the official release in the Keras cache, where ``keras.datasets.cifar10.load_data()`` keeps it (its
+   python-pickle batch files are read directly, into NHWC uint8 images and int32 labels);
+2. the official release downloaded through ``keras.utils.get_file`` into that cache (the book and Keras share one
+   copy); before downloading, the host is probed with a short timeout, and the download runs under a socket timeout,
+   so an offline machine never hangs;
+3. a copy in the image-folder layout (``train/<class>/*.jpg``, ``test/<class>/*.jpg``, as a folder or an archive),
+   named by the ``image_folder`` argument or the ``RESNET_LESSONS_CIFAR10_FOLDER`` environment variable: this is how
+   machines without internet (the book's CI among them) get real photographs. A JPEG copy's pixels are close to,
+   not equal to, the official ones, and its order is a fixed shuffle (see :mod:`resnet_lessons.image_folder`);
+   the data set's description says so.
+
+When none of them works, :class:`CIFAR10Unavailable` says why and what to do. Descriptions name the source in words,
+never a path of the machine, so they can be printed in stored notebook outputs.
 """
 
 import dataclasses
@@ -19,7 +26,7 @@ import urllib.parse
 
 import numpy as np
 
-from resnet_lessons import data, downloads
+from resnet_lessons import data, downloads, image_folder
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 
@@ -42,6 +49,11 @@ TRAIN_BATCH_FILES = tuple(f"data_batch_{index}" for index in range(1, 6))
 TEST_BATCH_FILE = "test_batch"
 
 IMAGE_SIZE = 32
+
+# Where an image-folder copy of CIFAR-10 is, when no argument names one (a folder or a .tar.gz/.zip archive).
+FOLDER_ENVIRONMENT_VARIABLE = "RESNET_LESSONS_CIFAR10_FOLDER"
+# The seed of the fixed order of an image-folder copy's images: the same on every machine, never chosen per run.
+FOLDER_ORDER_SEED = 0
 # Each row of a batch file holds one image as three 32x32 colour planes: 1024 red, 1024 green, 1024 blue.
 _VALUES_PER_IMAGE = 3 * IMAGE_SIZE * IMAGE_SIZE
 
@@ -167,10 +179,7 @@ def read_cifar10_directory(directory) -> data.ImageDataset:
         x_test=x_test,
         y_test=y_test,
         class_names=data.CIFAR10_CLASS_NAMES,
-        description=(
-            f"CIFAR-10 ({len(x_train):,} train / {len(x_test):,} test images, {IMAGE_SIZE}x{IMAGE_SIZE}) "
-            f"from {directory}"
-        ),
+        description=_describe("CIFAR-10, official release", len(x_train), len(x_test)),
     )
 
 
@@ -247,25 +256,74 @@ def _download_into_keras_cache(cache_dir, timeout):
     return directory
 
 
-def load_cifar10(cache_dir=None, download: bool = True, timeout: float = 3.0) -> data.ImageDataset:
-    """Load real CIFAR-10: from the Keras cache if it is there, else downloaded into it.
+def folder_setting(image_folder=None) -> pathlib.Path | None:
+    """The image-folder copy to fall back on: ``image_folder`` if given, else ``$RESNET_LESSONS_CIFAR10_FOLDER``.
 
-    Why: the paper's CIFAR experiments need the real data when it can be had, and the book must fail
-    within seconds (not minutes) when it cannot, so that ``load_dataset("auto")`` can fall back.
+    Returns:
+        The path (not checked here), or None when neither names one.
+    """
+    if image_folder is None:
+        image_folder = os.environ.get(FOLDER_ENVIRONMENT_VARIABLE, "").strip() or None
+    return None if image_folder is None else pathlib.Path(image_folder).expanduser()
+
+
+def read_cifar10_image_folder(path, *, cache_dir=None, verbose: bool = False) -> data.ImageDataset:
+    """Read a copy of CIFAR-10 in the image-folder layout (``train/<class>/*``, ``test/<class>/*``).
+
+    Why: machines without internet can still train on real photographs; see :mod:`resnet_lessons.image_folder` for
+    the layout, the fixed shuffled order and the cache of decoded arrays.
+
+    Args:
+        path: the folder, or a ``.tar.gz``/``.zip`` archive of it, with CIFAR-10's ten class folders in each split.
+        cache_dir: the Keras cache root for the decoded arrays (None: Keras' own).
+        verbose: print a line before decoding (the first load only).
+
+    Returns:
+        An :class:`~resnet_lessons.data.ImageDataset` named ``"cifar10"`` whose description says it is a copy and
+        in which format (e.g. ``"CIFAR-10, JPEG copy (quality 75)"``).
+
+    Raises:
+        ValueError: for a wrong layout, a missing class folder, or an unreadable or non-32x32 image (naming it).
+    """
+    images = image_folder.read_image_folder(path, class_names=data.CIFAR10_CLASS_NAMES, image_size=IMAGE_SIZE,
+                                            order_seed=FOLDER_ORDER_SEED, cache_dir=cache_dir, verbose=verbose)
+    kind, _, detail = images.image_format.partition(" (")
+    if kind.startswith("mixed"):
+        source = f"CIFAR-10, image-folder copy ({images.image_format})"
+    else:
+        source = f"CIFAR-10, {kind} copy" + (f" ({detail}" if detail else "")
+    return data.ImageDataset(
+        name="cifar10", x_train=images.x_train, y_train=images.y_train, x_test=images.x_test, y_test=images.y_test,
+        class_names=data.CIFAR10_CLASS_NAMES,
+        description=_describe(source, len(images.x_train), len(images.x_test),
+                              f"in a fixed shuffled order (seed {FOLDER_ORDER_SEED})"),
+    )
+
+
+def load_cifar10(cache_dir=None, download: bool = True, timeout: float = 3.0, image_folder=None,
+                 verbose: bool = False) -> data.ImageDataset:
+    """Load real CIFAR-10: the official release (cached, else downloaded), else an image-folder copy.
+
+    Why: the paper's CIFAR experiments need real photographs, and the book must fail within seconds (not minutes)
+    when it cannot have them, so that ``load_dataset("auto")`` can fall back.
 
     Args:
         cache_dir: the Keras cache root (None: ``$KERAS_HOME`` or ``~/.keras``, as Keras itself).
-        download: whether to download CIFAR-10 (about 170 MB) when it is not cached.
+        download: whether to download the official release (about 170 MB) when it is not cached.
         timeout: seconds to wait for the download host to answer before giving up; must be positive.
+        image_folder: an image-folder copy to use when the official release cannot be had (None:
+            ``$RESNET_LESSONS_CIFAR10_FOLDER``, if set).
+        verbose: print a line before decoding an image-folder copy for the first time.
 
     Returns:
-        The :class:`~resnet_lessons.data.ImageDataset` of all 60,000 images, with a description
-        saying where it was read from.
+        The :class:`~resnet_lessons.data.ImageDataset` of all images, with a description saying which source it is
+        (no path).
 
     Raises:
-        CIFAR10Unavailable: if it is not cached and ``download`` is False, the host cannot be reached
-            within ``timeout``, or the download fails.
-        ValueError: if ``timeout`` is not a positive number, or a cached file is malformed.
+        CIFAR10Unavailable: if the official release is not cached and cannot be downloaded (not allowed, host
+            unreachable, download failed) and no image-folder copy is set.
+        ValueError: if ``timeout`` is not a positive number, a cached file is malformed, or the image-folder copy
+            that was set is missing or malformed (a copy that was asked for is never skipped silently).
     """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -276,15 +334,34 @@ def load_cifar10(cache_dir=None, download: bool = True, timeout: float = 3.0) ->
         except ValueError as error:
             raise CIFAR10Unavailable(
                 f"the cached CIFAR-10 in {cached} is damaged ({error}); delete that folder and load it again",
-                reason=f"the cached copy in {cached} is damaged",
+                reason="the copy in the Keras cache is damaged",
             ) from error
-        return _with_description(dataset, f"from the Keras cache ({cached})")
+        return _with_origin(dataset, "from the Keras cache")
 
+    folder = folder_setting(image_folder)
+    try:
+        directory = _official_release(cache_dir, download, timeout)
+    except CIFAR10Unavailable as error:
+        if folder is None:
+            raise CIFAR10Unavailable(
+                f"{str(error).rstrip('.')}. Or set {FOLDER_ENVIRONMENT_VARIABLE} to an image-folder copy (train/<class>/*.jpg, "
+                "test/<class>/*.jpg, as a folder or a .tar.gz/.zip archive).",
+                reason=f"{error.reason}, and no image-folder copy is set (${FOLDER_ENVIRONMENT_VARIABLE})",
+            ) from error
+        if not folder.exists():
+            raise ValueError(f"the CIFAR-10 image-folder copy {folder} does not exist (set by the image_folder "
+                             f"argument or ${FOLDER_ENVIRONMENT_VARIABLE})") from error
+        return read_cifar10_image_folder(folder, cache_dir=cache_dir, verbose=verbose)
+    return _with_origin(read_cifar10_directory(directory), "downloaded into the Keras cache")
+
+
+def _official_release(cache_dir, download, timeout) -> pathlib.Path:
+    """Download the official release into the Keras cache; the folder of its batch files."""
     searched = ", ".join(str(root / "datasets") for root in keras_cache_roots(cache_dir))
     if not download:
         raise CIFAR10Unavailable(
             f"CIFAR-10 is not in the Keras cache (searched {searched}) and download=False; "
-            "run once with download=True on a machine with internet access, or use the synthetic data set",
+            "run once with download=True on a machine with internet access, or use the synthetic data set.",
             reason="not in the Keras cache, and download=False",
         )
     host = urllib.parse.urlsplit(CIFAR10_URL).hostname
@@ -293,19 +370,45 @@ def load_cifar10(cache_dir=None, download: bool = True, timeout: float = 3.0) ->
         raise CIFAR10Unavailable(
             f"CIFAR-10 is not in the Keras cache (searched {searched}) and cannot be downloaded: {reason} "
             "(offline?); run once on a machine with internet access and copy the cache over, or use the "
-            "synthetic data set",
+            "synthetic data set.",
             reason=f"not in the Keras cache and {host} is unreachable, so probably offline",
         )
-    directory = _download_into_keras_cache(cache_dir, timeout)
-    return _with_description(read_cifar10_directory(directory), f"downloaded into the Keras cache ({directory})")
+    return _download_into_keras_cache(cache_dir, timeout)
 
 
-def _with_description(dataset, origin):
-    """Replace the description of a freshly read CIFAR-10 with one naming where it came from."""
+def availability(cache_dir=None, image_folder=None, timeout: float = 3.0) -> tuple[bool, str]:
+    """Whether :func:`load_cifar10` would find CIFAR-10 here, without reading or downloading it.
+
+    Why: the book's notebook tests need CIFAR-10; when it cannot be had they should say so once, with the remedy,
+    instead of failing dozens of output comparisons.
+
+    Returns:
+        ``(available, explanation)``: which source would be used, or why none can be, and what to do.
+    """
+    if find_cached_cifar10(cache_dir) is not None:
+        return True, "the official release, from the Keras cache"
+    folder = folder_setting(image_folder)
+    if folder is not None:
+        if folder.exists():
+            return True, f"the image-folder copy named by ${FOLDER_ENVIRONMENT_VARIABLE}"
+        return False, (f"${FOLDER_ENVIRONMENT_VARIABLE} names {folder}, which does not exist: point it to an "
+                       "image-folder copy of CIFAR-10 (a folder or a .tar.gz/.zip archive)")
+    host = urllib.parse.urlsplit(CIFAR10_URL).hostname
+    reachable, reason = _host_reachable(host, 443, timeout)
+    if reachable:
+        return True, f"the official release, to be downloaded from {host}"
+    return False, (f"CIFAR-10 is not in the Keras cache, cannot be downloaded ({reason}), and "
+                   f"${FOLDER_ENVIRONMENT_VARIABLE} is not set: run once with internet access, or set "
+                   f"{FOLDER_ENVIRONMENT_VARIABLE}=/path/to/cifar10-jpeg.tar.gz (an image-folder copy)")
+
+
+def _describe(source, num_train, num_test, note=None):
+    """``"<source>: 50,000 train / 10,000 test images of 32x32"`` (plus a note), with no path in it."""
+    return (f"{source}: {num_train:,} train / {num_test:,} test images of {IMAGE_SIZE}x{IMAGE_SIZE}"
+            + (f", {note}" if note else ""))
+
+
+def _with_origin(dataset, origin):
+    """Name where a freshly read official release came from (in words, without the path)."""
     return dataclasses.replace(
-        dataset,
-        description=(
-            f"CIFAR-10 ({dataset.num_train:,} train / {dataset.num_test:,} test images, "
-            f"{dataset.image_size}x{dataset.image_size}) {origin}"
-        ),
-    )
+        dataset, description=_describe(f"CIFAR-10, official release {origin}", dataset.num_train, dataset.num_test))

@@ -1,9 +1,10 @@
 """The data sets of the book: one container, one loader, and the small transforms around them.
 
-Chapter "Data": every chapter trains on an :class:`ImageDataset`, obtained from :func:`load_dataset`.
-That is real CIFAR-10 (He et al. 2016, section 4.2) when it is in the Keras cache or can be downloaded,
-and otherwise a deterministic synthetic set of CIFAR-shaped images (see ``resnet_lessons.synthetic``),
-so every chapter runs offline too, and says which data it used.
+Chapter 0: every chapter trains on an :class:`ImageDataset`, obtained from :func:`load_dataset`. That is real
+CIFAR-10 (He et al. 2016, section 4.2) when it can be had: the official release from the Keras cache or downloaded,
+else an image-folder copy named by ``$RESNET_LESSONS_CIFAR10_FOLDER`` (see ``resnet_lessons.cifar10``). Only when
+none of these exists is it a deterministic synthetic set of CIFAR-shaped images (``resnet_lessons.synthetic``), with
+a notice, so every chapter runs anywhere and says which data it used.
 
 The helpers here work on whole data sets held in memory as uint8 arrays:
 :func:`subset` (the first N images, for quick runs), :func:`resize` (area downsampling, e.g. 32 -> 16 to
@@ -152,6 +153,7 @@ def load_dataset(
     num_test: int | None = None,
     seed: int = 0,
     download: bool = True,
+    cifar10_folder=None,
     verbose: bool = True,
 ) -> ImageDataset:
     """Load the data a chapter trains on: CIFAR-10 when it can be had, else the synthetic set.
@@ -168,6 +170,9 @@ def load_dataset(
         num_test: keep only the first ``num_test`` test images (None keeps all 10,000).
         seed: the seed of the synthetic set (CIFAR-10 is fixed and ignores it).
         download: whether CIFAR-10 may be downloaded when it is not in the Keras cache.
+        cifar10_folder: an image-folder copy of CIFAR-10 (a folder or a ``.tar.gz``/``.zip`` archive of
+            ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``), used when the official release is neither
+            cached nor downloadable; None uses ``$RESNET_LESSONS_CIFAR10_FOLDER`` if it is set.
         verbose: print the line ``Data: <description>``, and the notice when ``"auto"`` falls back.
 
     Returns:
@@ -177,7 +182,8 @@ def load_dataset(
         ValueError: for an unknown ``source`` or a ``num_train``/``num_test`` that is not a positive
             int no larger than the split.
         resnet_lessons.cifar10.CIFAR10Unavailable: with ``source="cifar10"``, when CIFAR-10 is neither
-            cached nor downloadable.
+            cached nor downloadable and no image-folder copy is set.
+        ValueError: also when the image-folder copy that was set is missing or malformed (naming the file).
     """
     # Imported here, not at the top: these modules build ImageDatasets, so they import this module.
     from resnet_lessons import cifar10, synthetic
@@ -191,7 +197,7 @@ def load_dataset(
     dataset = None
     if source in ("cifar10", "auto"):
         try:
-            dataset = cifar10.load_cifar10(download=download)
+            dataset = cifar10.load_cifar10(download=download, image_folder=cifar10_folder, verbose=verbose)
         except cifar10.CIFAR10Unavailable as error:
             if source == "cifar10":
                 raise

@@ -167,7 +167,8 @@ def test_load_cifar10_reads_the_cache_without_touching_the_network(tmp_path, mon
     x_train, _, _, _ = write_cifar_directory(tmp_path / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py")
     dataset = cifar10.load_cifar10(cache_dir=tmp_path)
     np.testing.assert_array_equal(dataset.x_train, x_train)
-    assert dataset.description.startswith("CIFAR-10 (15 train / 2 test images, 32x32) from the Keras cache")
+    assert dataset.description == "CIFAR-10, official release from the Keras cache: 15 train / 2 test images of 32x32"
+    assert str(tmp_path) not in dataset.description  # descriptions are printed in stored outputs: no paths
 
 
 def test_load_cifar10_without_download_says_what_to_do(tmp_path):
@@ -239,7 +240,8 @@ def test_load_cifar10_reads_what_the_download_extracted(tmp_path, monkeypatch):
     monkeypatch.setattr(cifar10, "_host_reachable", lambda host, port, timeout: (True, ""))
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
     dataset = cifar10.load_cifar10(cache_dir=tmp_path)
-    assert dataset.num_train == 15 and "downloaded into the Keras cache" in dataset.description
+    assert dataset.num_train == 15
+    assert dataset.description.startswith("CIFAR-10, official release downloaded into the Keras cache: 15 train")
 
 
 def test_host_reachable_reports_an_open_connection(monkeypatch):
@@ -258,3 +260,103 @@ def test_host_reachable_reports_an_open_connection(monkeypatch):
 def test_load_cifar10_rejects_bad_timeouts(tmp_path, timeout):
     with pytest.raises(ValueError, match="timeout must be a positive number"):
         cifar10.load_cifar10(cache_dir=tmp_path, timeout=timeout)
+
+
+# --------------------------------------------------------------------------------------------- an image-folder copy
+
+def write_cifar_image_folder(path, per_class=(2, 1)):
+    """A small CIFAR-10 copy as a .tar.gz of JPEG files (quality 75) in the image-folder layout."""
+    import io
+    import tarfile
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    with tarfile.open(path, "w:gz") as archive:
+        for split, count in zip(("train", "test"), per_class):
+            for class_name in cifar10.data.CIFAR10_CLASS_NAMES:
+                for index in range(count):
+                    buffer = io.BytesIO()
+                    pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+                    Image.fromarray(pixels).save(buffer, format="JPEG", quality=75)
+                    info = tarfile.TarInfo(f"{split}/{class_name}/{index:04d}.jpg")
+                    info.size = buffer.tell()
+                    buffer.seek(0)
+                    archive.addfile(info, buffer)
+    return path
+
+
+def offline(monkeypatch):
+    def no_network(host, port, timeout):
+        return False, "offline in this test"
+
+    monkeypatch.setattr(cifar10, "_host_reachable", no_network)
+
+
+def test_read_cifar10_image_folder_says_what_the_copy_is_without_a_path(tmp_path):
+    path = write_cifar_image_folder(tmp_path / "cifar10-jpeg.tar.gz")
+    dataset = cifar10.read_cifar10_image_folder(path, cache_dir=tmp_path / "keras")
+    assert dataset.name == "cifar10" and dataset.num_classes == 10
+    assert (dataset.num_train, dataset.num_test) == (20, 10)
+    assert dataset.description == ("CIFAR-10, JPEG copy (quality 75): 20 train / 10 test images of 32x32, "
+                                   "in a fixed shuffled order (seed 0)")
+    assert str(tmp_path) not in dataset.description
+    assert sorted(dataset.y_test.tolist()) == list(range(10))
+
+
+def test_the_copy_is_used_only_when_the_official_release_cannot_be_had(tmp_path, monkeypatch):
+    copy = write_cifar_image_folder(tmp_path / "copy.tar.gz")
+    offline(monkeypatch)
+    # not cached, offline: the copy named by the argument
+    dataset = cifar10.load_cifar10(cache_dir=tmp_path / "keras", image_folder=copy)
+    assert dataset.description.startswith("CIFAR-10, JPEG copy (quality 75)")
+    # ... or by the environment variable
+    monkeypatch.setenv(cifar10.FOLDER_ENVIRONMENT_VARIABLE, str(copy))
+    assert cifar10.load_cifar10(cache_dir=tmp_path / "keras").num_train == 20
+    # the official release in the Keras cache comes first
+    write_cifar_directory(tmp_path / "keras" / "datasets" / "cifar-10-batches-py")
+    assert cifar10.load_cifar10(cache_dir=tmp_path / "keras").description.startswith("CIFAR-10, official release")
+
+
+def test_the_copy_is_used_when_the_download_fails(tmp_path, monkeypatch):
+    copy = write_cifar_image_folder(tmp_path / "copy.tar.gz")
+
+    def failing_download(cache_dir, timeout):
+        raise cifar10.CIFAR10Unavailable("the download broke off", reason="the download failed")
+
+    monkeypatch.setattr(cifar10, "_host_reachable", lambda host, port, timeout: (True, ""))
+    monkeypatch.setattr(cifar10, "_download_into_keras_cache", failing_download)
+    dataset = cifar10.load_cifar10(cache_dir=tmp_path / "keras", image_folder=copy)
+    assert "JPEG copy" in dataset.description
+    with pytest.raises(cifar10.CIFAR10Unavailable, match=r"broke off\. Or set RESNET_LESSONS_CIFAR10_FOLDER") as error:
+        cifar10.load_cifar10(cache_dir=tmp_path / "keras")
+    assert error.value.reason == "the download failed, and no image-folder copy is set ($RESNET_LESSONS_CIFAR10_FOLDER)"
+
+
+def test_a_copy_that_was_asked_for_but_is_missing_is_an_error_not_a_fallback(tmp_path, monkeypatch):
+    offline(monkeypatch)
+    monkeypatch.setenv(cifar10.FOLDER_ENVIRONMENT_VARIABLE, str(tmp_path / "nowhere.tar.gz"))
+    with pytest.raises(ValueError, match=r"image-folder copy .*nowhere.tar.gz does not exist"):
+        cifar10.load_cifar10(cache_dir=tmp_path / "keras")
+
+
+def test_without_a_copy_the_error_names_the_setting(tmp_path, monkeypatch):
+    offline(monkeypatch)
+    with pytest.raises(cifar10.CIFAR10Unavailable, match="RESNET_LESSONS_CIFAR10_FOLDER") as error:
+        cifar10.load_cifar10(cache_dir=tmp_path / "keras")
+    assert "no image-folder copy is set" in error.value.reason
+
+
+def test_availability_names_the_source_or_the_remedy(tmp_path, monkeypatch):
+    offline(monkeypatch)
+    available, explanation = cifar10.availability(cache_dir=tmp_path / "keras")
+    assert not available
+    assert "RESNET_LESSONS_CIFAR10_FOLDER=/path/to/cifar10-jpeg.tar.gz" in explanation and "offline" in explanation
+    assert cifar10.availability(cache_dir=tmp_path / "keras", image_folder=tmp_path / "gone")[0] is False
+    copy = write_cifar_image_folder(tmp_path / "copy.tar.gz")
+    assert cifar10.availability(cache_dir=tmp_path / "keras", image_folder=copy) == (
+        True, "the image-folder copy named by $RESNET_LESSONS_CIFAR10_FOLDER")
+    monkeypatch.setattr(cifar10, "_host_reachable", lambda host, port, timeout: (True, ""))
+    assert cifar10.availability(cache_dir=tmp_path / "keras")[1].startswith("the official release, to be downloaded")
+    write_cifar_directory(tmp_path / "keras" / "datasets" / "cifar-10-batches-py")
+    assert cifar10.availability(cache_dir=tmp_path / "keras") == (True, "the official release, from the Keras cache")

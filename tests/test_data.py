@@ -96,7 +96,7 @@ def test_load_dataset_passes_download_through(monkeypatch):
 
     monkeypatch.setattr(cifar10, "load_cifar10", record)
     data.load_dataset("auto", num_train=10, num_test=10, download=False, verbose=False)
-    assert calls == [{"download": False}]
+    assert calls == [{"download": False, "image_folder": None, "verbose": False}]
 
 
 def test_load_dataset_offline_without_cache_is_fast(monkeypatch, tmp_path):
@@ -118,7 +118,8 @@ def test_load_dataset_reads_cifar10_from_the_keras_cache(monkeypatch, tmp_path, 
         (directory / file_name).write_bytes(pickle.dumps(content, protocol=2))
     dataset = data.load_dataset("auto", num_train=7, download=False)
     assert dataset.name == "cifar10" and (dataset.num_train, dataset.num_test) == (7, 4)
-    assert dataset.description.startswith("CIFAR-10 (20 train / 4 test images, 32x32) from the Keras cache")
+    assert dataset.description.startswith("CIFAR-10, official release from the Keras cache: 20 train / 4 test")
+    assert str(tmp_path) not in dataset.description
     output = capsys.readouterr().out
     assert "Notice" not in output and output.startswith("Data: CIFAR-10")
 
@@ -257,3 +258,34 @@ def test_channel_statistics_matches_numpy_across_chunks():
 def test_channel_statistics_rejects_bad_images(images, message):
     with pytest.raises(ValueError, match=message):
         data.channel_statistics(images)
+
+
+def test_load_dataset_reads_an_image_folder_copy_when_the_release_cannot_be_had(monkeypatch, tmp_path, capsys):
+    from test_cifar10 import write_cifar_image_folder
+
+    monkeypatch.setattr(cifar10, "keras_cache_roots", lambda cache_dir=None: [tmp_path / "keras"])
+    monkeypatch.setattr(cifar10, "_host_reachable", lambda host, port, timeout: (False, "offline in this test"))
+    copy = write_cifar_image_folder(tmp_path / "cifar10-jpeg.tar.gz", per_class=(3, 1))
+    dataset = data.load_dataset(num_train=12, cifar10_folder=copy)
+    assert dataset.name == "cifar10" and (dataset.num_train, dataset.num_test) == (12, 10)
+    # the first N of a copy are class-mixed (a fixed shuffle), not the first class folder
+    assert len(set(dataset.y_train.tolist())) > 3
+    output = capsys.readouterr().out
+    assert "Notice" not in output
+    assert output.splitlines()[-1] == (
+        "Data: CIFAR-10, JPEG copy (quality 75): 30 train / 10 test images of 32x32, in a fixed shuffled order "
+        "(seed 0); using the first 12 train / 10 test images")
+    assert str(tmp_path) not in output
+    # the same through the environment variable
+    monkeypatch.setenv(cifar10.FOLDER_ENVIRONMENT_VARIABLE, str(copy))
+    again = data.load_dataset(num_train=12, verbose=False)
+    np.testing.assert_array_equal(again.x_train, dataset.x_train)
+
+
+def test_load_dataset_offline_without_any_cifar10_names_the_folder_setting(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cifar10, "keras_cache_roots", lambda cache_dir=None: [tmp_path])
+    monkeypatch.setattr(cifar10, "_host_reachable", lambda host, port, timeout: (False, "offline in this test"))
+    dataset = data.load_dataset("auto", num_train=10, num_test=10)
+    assert dataset.name == "synthetic"
+    notice = capsys.readouterr().out.splitlines()[0]
+    assert notice.startswith("Notice: CIFAR-10 is not available here") and "RESNET_LESSONS_CIFAR10_FOLDER" in notice
