@@ -16,20 +16,23 @@ from resnet_lessons.train import TrainingHistory
 
 _X_AXES = {"iterations": "iterations (SGD steps)", "epochs": "epochs"}
 _METRICS = {"error": ("error (%)", 100.0), "loss": ("cross-entropy loss", 1.0)}
+_SPLITS = ("train", "test", "validation")
 
 
 def plot_training_curves(histories: Sequence[TrainingHistory], *, metric: str = "error", x: str = "iterations",
-                         splits: Sequence[str] = ("train", "test"), title: str | None = None, ax=None):
-    """Plot training and test curves of several runs on shared axes, one colour per run.
+                         splits: Sequence[str] | None = None, title: str | None = None, ax=None):
+    """Plot training and held-out curves of several runs on shared axes, one colour per run.
 
-    As in the paper's Fig. 1 and 6, the training curve is thin and dashed and the test curve bold, so a reader sees
-    at a glance whether a deeper net is worse on the *training* set too (degradation, not overfitting).
+    As in the paper's Fig. 1 and 6, the training curve is thin and dashed and the held-out curve bold, so a reader
+    sees at a glance whether a deeper net is worse on the *training* set too (degradation, not overfitting).
 
     Args:
         histories: the runs, each a :class:`~resnet_lessons.train.TrainingHistory`.
         metric: ``"error"`` (in percent) or ``"loss"``.
         x: ``"iterations"`` (the paper's axis) or ``"epochs"``.
-        splits: which curves to draw per run: ``"train"``, ``"test"`` or both.
+        splits: which curves to draw per run, from ``"train"``, ``"test"`` and ``"validation"``; None draws the
+            training curve and the split each run measured after every epoch (test, or validation for a run with
+            a validation split: the legend says which).
         title: the figure's title; state the finding, e.g. "Plain-56 trains worse than plain-20".
         ax: axes to draw on; a new figure is made when ``None``.
 
@@ -43,17 +46,25 @@ def plot_training_curves(histories: Sequence[TrainingHistory], *, metric: str = 
         raise ValueError(f"unknown metric {metric!r}: expected one of {', '.join(_METRICS)}")
     if x not in _X_AXES:
         raise ValueError(f"unknown x axis {x!r}: expected one of {', '.join(_X_AXES)}")
-    unknown = [split for split in splits if split not in ("train", "test")]
-    if unknown or not splits:
-        raise ValueError(f"splits must be a non-empty selection of 'train' and 'test', got {tuple(splits)!r}")
+    if splits is not None:
+        splits = tuple(splits)
+        unknown = [split for split in splits if split not in _SPLITS]
+        if unknown or not splits:
+            raise ValueError(f"splits must be a non-empty selection of {', '.join(map(repr, _SPLITS))}, got {splits!r}")
+        for history in histories:
+            missing = [split for split in splits if not getattr(history, f"{split}_{metric}")]
+            if missing:
+                raise ValueError(f"history {history.label!r} has no per-epoch {missing[0]} {metric}: it measured the "
+                                 f"{history.held_out} split after every epoch")
 
     figure, ax = _figure_and_axes(ax)
     label, scale = _METRICS[metric]
-    styles = {"train": {"linestyle": "--", "linewidth": 1.2}, "test": {"linestyle": "-", "linewidth": 2.4}}
+    held_out_style = {"linestyle": "-", "linewidth": 2.4}
+    styles = {"train": {"linestyle": "--", "linewidth": 1.2}, "test": held_out_style, "validation": held_out_style}
     for index, history in enumerate(histories):
         color = f"C{index}"
         x_values = getattr(history, x)
-        for split in splits:
+        for split in splits or ("train", history.held_out):
             values = scale * np.asarray(getattr(history, f"{split}_{metric}"))
             ax.plot(x_values, values, color=color, label=f"{history.label} ({split})", **styles[split])
     ax.set_xlabel(_X_AXES[x])

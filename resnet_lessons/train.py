@@ -3,7 +3,9 @@
 :func:`train` is the one training function of the book. It applies a :class:`~resnet_lessons.profiles.TrainConfig`
 to a data set (subset, image size, validation split), trains with the paper's optimiser (SGD with momentum and
 L2 weight decay, warm-up, step decay), prints one line per epoch, and returns a :class:`TrainingHistory` of
-training and test loss and error per epoch.
+training loss and error per epoch, with the held-out error: the test images after every epoch (the quick profile,
+and what the paper's figures plot), or, with a validation split (the paper profile's 45k/5k), the validation images
+after every epoch and the test images once, after the last one, so that no decision ever looks at the test set.
 
 Given a ``checkpoint_dir`` it saves the weights, the optimiser's state and the history after every epoch, and a
 later call with the same directory continues after the last finished epoch (a Colab disconnect or a Ctrl-C loses
@@ -31,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet_lessons import data, pipeline, profiles
+from resnet_lessons import data, pipeline, profiles, progress
 
 RUN_FILE = "run.json"
 
@@ -119,7 +121,11 @@ class TrainingHistory:
     """Per-epoch results of one training run; errors are fractions in [0, 1] (plots show percent).
 
     The training loss and error are averages over the epoch's batches, measured while the weights change (the thin
-    curves of the paper's figures); the test ones are measured on the test split after the epoch.
+    curves of the paper's figures). After every epoch the run measures one held-out split, in inference mode:
+    either the test split (``test_loss``, ``test_error``: the quick profile, and the bold curves of the paper's
+    figures) or a validation split held out of the training images (``validation_loss``, ``validation_error``: the
+    paper profile). A run with a validation split measures the test split once, after its last epoch
+    (``final_test_loss``, ``final_test_error``), so its test error can be reported without having guided anything.
     """
 
     label: str  # the run's name on plots, e.g. "plain-20"
@@ -130,10 +136,19 @@ class TrainingHistory:
     epochs: list[int] = dataclasses.field(default_factory=list)  # 1-based epoch numbers
     train_loss: list[float] = dataclasses.field(default_factory=list)
     train_error: list[float] = dataclasses.field(default_factory=list)
-    test_loss: list[float] = dataclasses.field(default_factory=list)
+    test_loss: list[float] = dataclasses.field(default_factory=list)  # per epoch, when there is no validation split
     test_error: list[float] = dataclasses.field(default_factory=list)
     learning_rate: list[float] = dataclasses.field(default_factory=list)  # at the epoch's last step
     seconds: list[float] = dataclasses.field(default_factory=list)  # wall time of each epoch, evaluation included
+    validation_loss: list[float] = dataclasses.field(default_factory=list)  # per epoch, with a validation split
+    validation_error: list[float] = dataclasses.field(default_factory=list)
+    final_test_loss: float | None = None  # with a validation split: the test split, once, after the last epoch
+    final_test_error: float | None = None
+
+    @property
+    def held_out(self) -> str:
+        """The split measured after every epoch: ``"validation"`` or ``"test"``."""
+        return "validation" if self.validation_error else "test"
 
     @property
     def iterations(self) -> list[int]:
@@ -144,24 +159,38 @@ class TrainingHistory:
     def total_seconds(self) -> float:
         return float(sum(self.seconds))
 
-    def append(self, *, epoch, train_loss, train_error, test_loss, test_error, learning_rate, seconds) -> None:
-        """Record one finished epoch."""
+    def append(self, *, epoch, train_loss, train_error, held_out_loss, held_out_error, learning_rate, seconds,
+               validation: bool = False) -> None:
+        """Record one finished epoch; ``validation`` says whether the held-out split was validation or test."""
         self.epochs.append(int(epoch))
         self.train_loss.append(float(train_loss))
         self.train_error.append(float(train_error))
-        self.test_loss.append(float(test_loss))
-        self.test_error.append(float(test_error))
+        (self.validation_loss if validation else self.test_loss).append(float(held_out_loss))
+        (self.validation_error if validation else self.test_error).append(float(held_out_error))
         self.learning_rate.append(float(learning_rate))
         self.seconds.append(float(seconds))
 
     def final(self, metric: str) -> float:
-        """The last epoch's value of ``metric`` (``"train_error"``, ``"test_loss"``, ...)."""
+        """The value of ``metric`` (``"train_error"``, ``"test_loss"``, ...) at the end of the run.
+
+        ``"test_error"`` and ``"test_loss"`` are the last epoch's, or, for a run with a validation split, the one
+        measurement of the test split after its last epoch.
+        """
         if metric not in _METRICS:
             raise ValueError(f"unknown metric {metric!r}: expected one of {', '.join(_METRICS)}")
-        values = getattr(self, metric)
-        if not values:
+        if not self.epochs:
             raise ValueError(f"history {self.label!r} has no finished epoch yet")
-        return values[-1]
+        values = getattr(self, metric)
+        if values:
+            return values[-1]
+        if metric.startswith("test_") and self.validation_error:
+            final = getattr(self, f"final_{metric}")
+            if final is None:
+                raise ValueError(f"history {self.label!r} watched a validation split; its test split is measured once,"
+                                 " after the last epoch, and this run has not finished")
+            return final
+        raise ValueError(f"history {self.label!r} has no {metric}: it measured the {self.held_out} split after "
+                         "every epoch")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -179,7 +208,8 @@ class TrainingHistory:
         return cls.from_dict(json.loads(pathlib.Path(path).read_text()))
 
 
-_METRICS = ("train_loss", "train_error", "test_loss", "test_error", "learning_rate", "seconds")
+_METRICS = ("train_loss", "train_error", "test_loss", "test_error", "validation_loss", "validation_error",
+            "learning_rate", "seconds")
 
 
 # --------------------------------------------------------------------------------------------- data under a profile
@@ -188,33 +218,43 @@ _METRICS = ("train_loss", "train_error", "test_loss", "test_error", "learning_ra
 class PreparedData:
     """The arrays a run trains and tests on after a profile has been applied, with their normalisation."""
 
-    dataset: data.ImageDataset  # subset, resized, and (if asked) with the validation split as its test split
+    dataset: data.ImageDataset  # the training images (less any validation split) and the test split, subset, resized
+    validation: tuple[np.ndarray, np.ndarray] | None  # (images, labels) held out of the training split, or None
     mean: np.ndarray  # per-channel mean of the training images, shape (3,)
     std: np.ndarray  # per-channel standard deviation, shape (3,)
     description: str  # one line saying which data this is
+
+    @property
+    def held_out(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (images, labels) measured after every epoch: the validation split if there is one, else the test split."""
+        if self.validation is not None:
+            return self.validation
+        return self.dataset.x_test, self.dataset.y_test
 
 
 def prepare_data(dataset: data.ImageDataset, config: profiles.TrainConfig, *, seed: int = 0) -> PreparedData:
     """Apply a profile's data settings: validation split, number of examples, image size; then channel statistics.
 
-    With ``config.validation_examples > 0`` (the paper's 45k/5k split) the held-out training images become the test
-    split, so the real test set is not looked at while tuning.
+    With ``config.validation_examples > 0`` (the paper's 45k/5k split) that many training images are held out as
+    the validation split (a fixed random choice given ``seed``), and the test split stays the test split: the run
+    watches the validation split and looks at the test split only once, at the end.
     """
     if not isinstance(dataset, data.ImageDataset):
         raise ValueError(f"dataset must be a resnet_lessons.data.ImageDataset, got {type(dataset).__name__}")
     config = profiles.get_profile(config)
     description = dataset.description
+    validation = None
     if config.validation_examples:
-        dataset, validation = data.split_validation(dataset, config.validation_examples, seed=seed)
-        dataset = dataclasses.replace(dataset, x_test=validation.x_test, y_test=validation.y_test)
-        description += f"; {config.validation_examples:,} training images held out as the test split"
+        dataset, held_out = data.split_validation(dataset, config.validation_examples, seed=seed)
+        validation = (data.downsample_images(held_out.x_test, config.image_size), held_out.y_test)
+        description += f"; {config.validation_examples:,} training images held out for validation"
     dataset = data.subset(dataset, _at_most(config.train_examples, dataset.num_train),
                           _at_most(config.test_examples, dataset.num_test))
     dataset = data.resize(dataset, config.image_size)
     mean, std = data.channel_statistics(dataset.x_train)
     description += (f"; using {dataset.num_train:,} training / {dataset.num_test:,} test images "
                     f"at {config.image_size}x{config.image_size}")
-    return PreparedData(dataset=dataset, mean=mean, std=std, description=description)
+    return PreparedData(dataset=dataset, validation=validation, mean=mean, std=std, description=description)
 
 
 def _at_most(limit, available):
@@ -240,8 +280,8 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
             model architecture, config and seed resumes after the last saved epoch, and returns at once if the run
             is complete. The config's ``epochs`` may grow between calls: the run is then extended.
         label: the run's name in the history and on plots; defaults to the model's name.
-        verbose: print a line per epoch with an estimate of the time left (and a line every 30 s within a long
-            epoch).
+        verbose: print a header and a line per epoch, and show the time left in a live status that a stored
+            notebook does not keep (see :mod:`resnet_lessons.progress`).
         callbacks: more Keras callbacks, run after the checkpoint is saved.
         strategy: the ``tf.distribute`` strategy to train under; ``None`` is the one the model was built under (the
             default one-device strategy unless it was built inside a ``strategy.scope()``). The model must have
@@ -249,7 +289,8 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
             evenly over its replicas.
 
     Returns:
-        The :class:`TrainingHistory` of all epochs, the resumed ones included.
+        The :class:`TrainingHistory` of all epochs, the resumed ones included; with a validation split, also the test
+        split's loss and error measured once after the last epoch.
     """
     config = profiles.get_profile(config)
     if not isinstance(model, keras.Model):
@@ -270,30 +311,49 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
         if checkpoint is not None:
             history = checkpoint.restore()
     first_epoch = len(history.epochs)
+    status = None
     if verbose:
-        print(f"Training {history.label} ({model.count_params():,} parameters) under {config.describe()}")
+        # The trainable count, the one the paper and the chapters use (batch norm's moving statistics are not trained).
+        trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+        status = progress.LiveStatus(f"Training {history.label} ({trainable:,} trainable parameters) under "
+                                     f"{config.describe()}")
         if strategy.num_replicas_in_sync > 1:
             print(f"Devices: {describe_strategy(strategy)}")
-        print(f"Data: {prepared.description}")
         if first_epoch:
             print(f"Resuming from {checkpoint.directory} after epoch {first_epoch} of {config.epochs}")
-    if first_epoch >= config.epochs:
-        if verbose:
-            print(f"All {config.epochs} epochs were already done (the checkpoint holds {first_epoch}): "
-                  "nothing to train.")
-        return history
-
-    train_batches = pipeline.train_pipeline(train_set.x_train, train_set.y_train, batch_size=config.batch_size,
-                                            mean=prepared.mean, std=prepared.std, seed=seed,
-                                            first_epoch=first_epoch, epochs=config.epochs, augment=config.augment)
     test_batches = pipeline.eval_pipeline(train_set.x_test, train_set.y_test, batch_size=config.batch_size,
                                           mean=prepared.mean, std=prepared.std)
-    recorder = _HistoryRecorder(history, config)
-    own_callbacks = [recorder] + ([checkpoint] if checkpoint else []) + ([_Progress(history, config)] if verbose
-                                                                          else [])
-    # Keras splits each global batch over the replicas of the model's strategy (experimental_distribute_dataset).
-    model.fit(train_batches, validation_data=test_batches, epochs=config.epochs, initial_epoch=first_epoch,
-              steps_per_epoch=steps, callbacks=own_callbacks + list(callbacks or []), shuffle=False, verbose=0)
+    try:
+        if first_epoch < config.epochs:
+            history.final_test_loss = history.final_test_error = None  # an extended run is tested at its new end
+            train_batches = pipeline.train_pipeline(
+                train_set.x_train, train_set.y_train, batch_size=config.batch_size, mean=prepared.mean,
+                std=prepared.std, seed=seed, first_epoch=first_epoch, epochs=config.epochs, augment=config.augment)
+            held_out_batches = pipeline.eval_pipeline(*prepared.held_out, batch_size=config.batch_size,
+                                                      mean=prepared.mean, std=prepared.std)
+            own_callbacks = [_HistoryRecorder(history, config, validation=prepared.validation is not None)]
+            own_callbacks += [checkpoint] if checkpoint else []
+            own_callbacks += [_Progress(history, config, status)] if verbose else []
+            # Keras splits each global batch over the replicas of the model's strategy (experimental_distribute_dataset).
+            model.fit(train_batches, validation_data=held_out_batches, epochs=config.epochs, initial_epoch=first_epoch,
+                      steps_per_epoch=steps, callbacks=own_callbacks + list(callbacks or []), shuffle=False,
+                      verbose=0)
+        elif verbose:
+            print(f"All {config.epochs} epochs were already done (the checkpoint holds {first_epoch}): "
+                  "nothing to train.")
+        if prepared.validation is not None and history.final_test_error is None:
+            # The one look at the test split, after the last epoch (also for a run restored complete without it).
+            results = model.evaluate(test_batches, return_dict=True, verbose=0)
+            history.final_test_loss = float(results["loss"])
+            history.final_test_error = 1.0 - float(results["accuracy"])
+            if checkpoint is not None:
+                checkpoint.save_history()
+            if verbose:
+                print(f"test split, once after the last epoch: loss {history.final_test_loss:.3f} "
+                      f"error {100 * history.final_test_error:.1f} %")
+    finally:
+        if status is not None:
+            status.finish()
     return history
 
 
@@ -342,10 +402,11 @@ def _check_model_fits(model, dataset, config):
 class _HistoryRecorder(keras.callbacks.Callback):
     """Appends each finished epoch to the history (before the checkpoint saves it)."""
 
-    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig):
+    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, validation: bool):
         super().__init__()
         self.history_ = history
         self.config = config
+        self.validation = validation
         self.epoch_started = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -357,44 +418,61 @@ class _HistoryRecorder(keras.callbacks.Callback):
         self.history_.append(
             epoch=epoch + 1,
             train_loss=logs["loss"], train_error=1.0 - logs["accuracy"],
-            test_loss=logs["val_loss"], test_error=1.0 - logs["val_accuracy"],
+            held_out_loss=logs["val_loss"], held_out_error=1.0 - logs["val_accuracy"],
             learning_rate=self.config.learning_rate_at((epoch + 1) * steps - 1, steps),
-            seconds=time.perf_counter() - self.epoch_started,
+            seconds=time.perf_counter() - self.epoch_started, validation=self.validation,
         )
 
 
 class _Progress(keras.callbacks.Callback):
-    """One line per epoch, plus a line every ``interval`` seconds inside long epochs (so Colab shows life)."""
+    """One line per epoch, and a live status with the time left (every epoch, and every few seconds inside one).
 
-    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, interval: float = 30.0):
+    The epoch lines are the run's log and stay; the status (step within the epoch, time left) lives in a
+    :class:`~resnet_lessons.progress.LiveStatus`, which a stored notebook does not keep.
+    """
+
+    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, status: progress.LiveStatus,
+                 interval: float = 5.0):
         super().__init__()
         self.history_ = history
         self.config = config
+        self.status = status
         self.interval = interval
         self.last_report = 0.0
+        self.epoch_started = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.last_report = time.perf_counter()
+        self.last_report = self.epoch_started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
         if now - self.last_report >= self.interval:
             self.last_report = now
-            steps = self.history_.steps_per_epoch
-            print(f"  {self.history_.label} epoch {len(self.history_.epochs) + 1}: step {batch + 1}/{steps} "
-                  f"({100 * (batch + 1) / steps:.0f} %), loss {logs['loss']:.3f}", flush=True)
+            h = self.history_
+            steps = h.steps_per_epoch
+            done = len(h.epochs) + (batch + 1) / steps  # epochs, counting the current one's fraction
+            seconds_per_epoch = (now - self.epoch_started) * steps / (batch + 1)
+            if h.seconds[-2:]:  # after the first epoch, which also traces the step function, trust finished epochs
+                seconds_per_epoch = float(np.median(h.seconds[-3:]))
+            self.status.update(f"{h.label}: epoch {len(h.epochs) + 1} of {self.config.epochs}, step {batch + 1} of "
+                               f"{steps}, loss {logs['loss']:.3f}; about "
+                               f"{_duration((self.config.epochs - done) * seconds_per_epoch)} left")
 
     def on_epoch_end(self, epoch, logs=None):
         h = self.history_
         width = len(str(self.config.epochs))
-        remaining = self.config.epochs - h.epochs[-1]
-        # The median of the last three epochs: a run's first epoch also traces the step function, and is ignored
-        # as soon as there are three.
-        left = f", {_duration(remaining * float(np.median(h.seconds[-3:])))} left" if remaining else ""
+        held_out = "val" if h.held_out == "validation" else "test"
+        held_out_loss, held_out_error = getattr(h, f"{h.held_out}_loss"), getattr(h, f"{h.held_out}_error")
         print(f"epoch {h.epochs[-1]:>{width}}/{self.config.epochs}  "
               f"train loss {h.train_loss[-1]:.3f} error {100 * h.train_error[-1]:5.1f} %  "
-              f"test loss {h.test_loss[-1]:.3f} error {100 * h.test_error[-1]:5.1f} %  "
-              f"lr {h.learning_rate[-1]:<6.3g} {h.seconds[-1]:5.1f} s{left}", flush=True)
+              f"{held_out} loss {held_out_loss[-1]:.3f} error {100 * held_out_error[-1]:5.1f} %  "
+              f"lr {h.learning_rate[-1]:<6.3g} {h.seconds[-1]:5.1f} s", flush=True)
+        remaining = self.config.epochs - h.epochs[-1]
+        if remaining:
+            # The median of the last three epochs: a run's first epoch also traces the step function, and is ignored
+            # as soon as there are three.
+            left = _duration(remaining * float(np.median(h.seconds[-3:])))
+            self.status.update(f"{h.label}: {h.epochs[-1]} of {self.config.epochs} epochs done, about {left} left")
 
 
 def _duration(seconds: float) -> str:
@@ -451,6 +529,11 @@ class _Checkpoint(keras.callbacks.Callback):
         self.history_ = TrainingHistory.load(epoch_folder / "history.json")
         return self.history_
 
+    def save_history(self) -> None:
+        """Rewrite the latest epoch's history (after the run's final test measurement was added to it)."""
+        latest = json.loads((self.directory / RUN_FILE).read_text())["latest"]
+        self.history_.save(self.directory / latest / "history.json")
+
     def on_epoch_end(self, epoch, logs=None):
         folder_name = f"epoch-{epoch + 1:04d}"
         folder = self.directory / folder_name
@@ -485,7 +568,7 @@ class TimeEstimate:
     """How long a training run will take here, from a few measured steps."""
 
     seconds_per_step: float  # one SGD step of ``batch_size`` images
-    seconds_per_evaluation: float  # one pass over the test split
+    seconds_per_evaluation: float  # one pass over the split measured after every epoch (validation or test)
     steps_per_epoch: int
     epochs: int
     batch_size: int
@@ -531,15 +614,17 @@ def estimate_training_time(model: keras.Model, dataset: data.ImageDataset,
     copy.fit(batches, epochs=1, steps_per_epoch=burn_in_steps + measured_steps, callbacks=[timer], shuffle=False,
              verbose=0)
     step_times = np.diff(timer.times)[burn_in_steps:]
-    test_batches = pipeline.eval_pipeline(train_set.x_test, train_set.y_test, batch_size=config.batch_size,
-                                          mean=prepared.mean, std=prepared.std)
-    # Evaluation: trace on one batch, time a few, extrapolate to the whole test split.
-    copy.evaluate(test_batches.take(1), verbose=0)
-    timed_batches = min(measured_steps, math.ceil(train_set.num_test / config.batch_size))
+    held_out_images, held_out_labels = prepared.held_out
+    held_out_batches = pipeline.eval_pipeline(held_out_images, held_out_labels, batch_size=config.batch_size,
+                                              mean=prepared.mean, std=prepared.std)
+    # Evaluation after every epoch: trace on one batch, time a few, extrapolate to the whole held-out split.
+    copy.evaluate(held_out_batches.take(1), verbose=0)
+    num_held_out = len(held_out_labels)
+    timed_batches = min(measured_steps, math.ceil(num_held_out / config.batch_size))
     started = time.perf_counter()
-    copy.evaluate(test_batches.take(timed_batches), verbose=0)
-    seconds_per_evaluation = (time.perf_counter() - started) * train_set.num_test / min(
-        train_set.num_test, timed_batches * config.batch_size)
+    copy.evaluate(held_out_batches.take(timed_batches), verbose=0)
+    seconds_per_evaluation = (time.perf_counter() - started) * num_held_out / min(
+        num_held_out, timed_batches * config.batch_size)
     return TimeEstimate(seconds_per_step=float(np.median(step_times)), seconds_per_evaluation=seconds_per_evaluation,
                         steps_per_epoch=steps, epochs=config.epochs, batch_size=config.batch_size)
 

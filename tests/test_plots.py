@@ -13,11 +13,11 @@ from resnet_lessons.gradients import LayerGradient  # noqa: E402
 from resnet_lessons.train import TrainingHistory  # noqa: E402
 
 
-def history(label, errors):
+def history(label, errors, validation=False):
     run = TrainingHistory(label=label, profile="quick", data_description="test", seed=0, steps_per_epoch=10)
     for epoch, error in enumerate(errors, start=1):
-        run.append(epoch=epoch, train_loss=1.0, train_error=error, test_loss=1.2, test_error=error + 0.1,
-                   learning_rate=0.1, seconds=1.0)
+        run.append(epoch=epoch, train_loss=1.0, train_error=error, held_out_loss=1.2, held_out_error=error + 0.1,
+                   learning_rate=0.1, seconds=1.0, validation=validation)
     return run
 
 
@@ -46,9 +46,19 @@ def test_curves_against_epochs_on_given_axes():
     plt.close(figure)
 
 
+def test_a_validated_run_is_drawn_with_its_validation_curve_and_says_so():
+    figure = plots.plot_training_curves([history("paper-20", [0.5, 0.4], validation=True), history("quick-20", [0.6])])
+    labels = [line.get_label() for line in figure.axes[0].get_lines()]
+    assert labels == ["paper-20 (train)", "paper-20 (validation)", "quick-20 (train)", "quick-20 (test)"]
+    plt.close(figure)
+    with pytest.raises(ValueError, match="no per-epoch test error: it measured the validation split"):
+        plots.plot_training_curves([history("paper-20", [0.5], validation=True)], splits=("test",))
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"metric": "accuracy"}, "unknown metric"), ({"x": "time"}, "unknown x axis"),
-    ({"splits": ("validation",)}, "splits"), ({"splits": ()}, "splits"),
+    ({"splits": ("held-out",)}, "splits"), ({"splits": ()}, "splits"),
+    ({"splits": ("validation",)}, "no per-epoch validation error"),
 ])
 def test_bad_plot_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_lessons import models, profiles, seeding, train
+from resnet_lessons import models, pipeline, profiles, seeding, train
 from resnet_lessons.synthetic import make_synthetic_cifar
 
 TINY = dataclasses.replace(profiles.QUICK, name="tiny", epochs=3, batch_size=32, train_examples=128,
@@ -68,11 +68,56 @@ def test_history_records_every_epoch(dataset, capsys):
     assert all(seconds > 0 for seconds in history.seconds)
     assert "synthetic" in history.data_description and "8x8" in history.data_description
     printed = capsys.readouterr().out
-    assert "Training tiny-20" in printed and "epoch 3/3  train loss" in printed and "Data:" in printed
-    # every epoch line but the last says how long the rest will take
-    epoch_lines = [line for line in printed.splitlines() if line.startswith("epoch")]
-    assert [" left" in line for line in epoch_lines] == [True, True, False]
+    assert printed.startswith("Training tiny-20 (269,722 trainable parameters) under profile 'tiny'")
+    assert "epoch 3/3  train loss" in printed and "test loss" in printed
+    # the data's provenance is printed once per chapter by load_dataset, not by every run; the epoch lines are a log
+    # and carry no time-left estimate (that lives in the live status, which a stored notebook does not keep)
+    assert "Data:" not in printed and " left" not in printed
     assert "Devices:" not in printed  # one device: nothing to say
+
+
+def test_a_validation_split_is_watched_and_the_test_split_measured_once_at_the_end(dataset, tmp_path, capsys):
+    config = dataclasses.replace(TINY, validation_examples=48, train_examples=None, test_examples=64)
+    history = train.train(tiny_model(config), dataset, config, checkpoint_dir=tmp_path)
+    assert history.held_out == "validation"
+    assert len(history.validation_error) == 3 and history.test_error == [] and history.test_loss == []
+    assert 0.0 <= history.final_test_error <= 1.0 and history.final_test_loss > 0
+    assert history.final("test_error") == history.final_test_error
+    assert history.final("validation_error") == history.validation_error[-1]
+    printed = capsys.readouterr().out
+    assert "val loss" in printed and "test loss" not in printed.split("test split, once")[0]
+    assert printed.count("test split, once after the last epoch") == 1
+    # the checkpoint keeps the final test measurement: a second call trains nothing and measures nothing again
+    seen = EpochsSeen()
+    again = train.train(tiny_model(config), dataset, config, checkpoint_dir=tmp_path, callbacks=[seen])
+    assert seen.epochs == [] and again.to_dict() == history.to_dict()
+    assert "test split, once" not in capsys.readouterr().out
+
+
+def test_the_final_test_measurement_matches_an_evaluation_of_the_trained_model(dataset):
+    config = dataclasses.replace(TINY, validation_examples=48, train_examples=None, test_examples=64, epochs=2)
+    model = tiny_model(config)
+    history = train.train(model, dataset, config, verbose=False)
+    prepared = train.prepare_data(dataset, config)
+    test_batches = pipeline.eval_pipeline(prepared.dataset.x_test, prepared.dataset.y_test, batch_size=32,
+                                          mean=prepared.mean, std=prepared.std)
+    results = model.evaluate(test_batches, return_dict=True, verbose=0)
+    assert history.final_test_error == pytest.approx(1.0 - results["accuracy"])
+    assert prepared.dataset.num_test == 64 and len(prepared.validation[1]) == 48
+
+
+def test_an_unfinished_validated_run_has_no_test_error_yet():
+    history = train.TrainingHistory(label="a", profile="paper", data_description="d", seed=0, steps_per_epoch=3)
+    history.append(epoch=1, train_loss=2.0, train_error=0.8, held_out_loss=2.1, held_out_error=0.9,
+                   learning_rate=0.1, seconds=1.5, validation=True)
+    assert history.held_out == "validation" and history.final("validation_error") == 0.9
+    with pytest.raises(ValueError, match="measured once, after the last epoch"):
+        history.final("test_error")
+    plain = train.TrainingHistory(label="b", profile="quick", data_description="d", seed=0, steps_per_epoch=3)
+    plain.append(epoch=1, train_loss=2.0, train_error=0.8, held_out_loss=2.1, held_out_error=0.9,
+                 learning_rate=0.1, seconds=1.5)
+    with pytest.raises(ValueError, match="has no validation_error: it measured the test split"):
+        plain.final("validation_error")
 
 
 def test_interrupted_run_resumes_without_losing_an_epoch(dataset, tmp_path):
@@ -149,18 +194,29 @@ def test_schedule_matches_the_config():
 def test_prepare_data_applies_the_profile(dataset):
     config = dataclasses.replace(TINY, validation_examples=32, train_examples=100, test_examples=None)
     prepared = train.prepare_data(dataset, config)
-    assert prepared.dataset.num_train == 100 and prepared.dataset.num_test == 32
+    # the validation images come out of the training split; the test split stays the test split
+    assert prepared.dataset.num_train == 100 and prepared.dataset.num_test == dataset.num_test
+    validation_images, validation_labels = prepared.validation
+    assert validation_images.shape == (32, 8, 8, 3) and validation_labels.shape == (32,)
+    assert prepared.held_out[0] is validation_images
     assert prepared.dataset.image_size == 8
     assert prepared.mean.shape == prepared.std.shape == (3,)
-    assert "held out" in prepared.description
+    assert "32 training images held out for validation" in prepared.description
+    # no image is both a validation and a training image (at full size, before downsampling)
+    full = train.prepare_data(dataset, dataclasses.replace(config, image_size=32, train_examples=None))
+    train_rows = {image.tobytes() for image in full.dataset.x_train}
+    assert not any(image.tobytes() in train_rows for image in full.validation[0])
+    assert full.dataset.num_train + 32 == dataset.num_train
+    without = train.prepare_data(dataset, TINY)
+    assert without.validation is None and without.held_out[0] is without.dataset.x_test
 
 
 def test_history_saves_and_loads(tmp_path):
     history = train.TrainingHistory(label="a", profile="quick", data_description="d", seed=0, steps_per_epoch=3)
     with pytest.raises(ValueError, match="no finished epoch"):
         history.final("test_error")
-    history.append(epoch=1, train_loss=2.0, train_error=0.8, test_loss=2.1, test_error=0.9, learning_rate=0.1,
-                   seconds=1.5)
+    history.append(epoch=1, train_loss=2.0, train_error=0.8, held_out_loss=2.1, held_out_error=0.9,
+                   learning_rate=0.1, seconds=1.5)
     history.save(tmp_path / "h.json")
     assert train.TrainingHistory.load(tmp_path / "h.json") == history
     assert history.final("test_error") == 0.9 and history.total_seconds == 1.5
