@@ -119,3 +119,16 @@ def test_consecutive_pieces_of_a_stream_are_merged():
     merged = refresh_notebooks.merge_streams(outputs)
     assert [output.get("text", "figure") for output in merged] == ["epoch 1\nepoch 2\n", "warning\n", "epoch 3\n",
                                                                   "figure", "done\n"]
+
+
+def test_command_line_refuses_to_refresh_without_cifar10(tmp_path, capsys, monkeypatch):
+    from resnet_lessons import cifar10
+
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(executed_notebook(TIMING), path)
+    before = path.read_text()
+    monkeypatch.setattr(cifar10, "availability", lambda: (False, "nothing here; set RESNET_LESSONS_CIFAR10_FOLDER"))
+    assert refresh_notebooks.main([str(path)]) == 1
+    error = capsys.readouterr().err
+    assert "made on CIFAR-10" in error and "RESNET_LESSONS_CIFAR10_FOLDER" in error
+    assert path.read_text() == before  # nothing was executed or written

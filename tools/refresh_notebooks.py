@@ -3,7 +3,9 @@
 Usage:
     python tools/refresh_notebooks.py [NOTEBOOK ...]
 
-Without arguments every ``book/*.ipynb`` is executed. Each notebook runs top to bottom in a fresh ``python3``
+Without arguments every ``book/*.ipynb`` is executed, on CIFAR-10 only: where it cannot be had (no official release
+in the Keras cache or downloadable, no ``$RESNET_LESSONS_CIFAR10_FOLDER`` copy) the command refuses, since the stored
+outputs must not come from the synthetic fallback. Each notebook runs top to bottom in a fresh ``python3``
 kernel, with its own folder as the working directory and ``RESNET_LESSONS_PROFILE=quick`` in the environment; the
 time limit is 900 s per cell. The first exception stops the command with an error naming the notebook and the cell
 (the notebook file is then left unchanged). Volatile metadata is normalised (see :func:`normalise`) so that
@@ -180,6 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(path) for path in notebooks if not Path(path).is_file()]
     if missing:
         parser.error(f"not found: {', '.join(missing)}")
+    # The stored outputs are made on CIFAR-10; refreshing on the synthetic fallback would commit the wrong findings.
+    from resnet_lessons import cifar10
+
+    available, explanation = cifar10.availability()
+    if not available:
+        print(f"error: the notebooks' outputs are made on CIFAR-10, and it cannot be had here. {explanation}",
+              file=sys.stderr)
+        return 1
+    print(f"CIFAR-10: {explanation}", flush=True)
     total = 0.0
     for path in notebooks:
         print(f"executing {path} (profile {PROFILE}) ...", flush=True)
