@@ -385,6 +385,8 @@ def availability(cache_dir=None, image_folder=None, timeout: float = 3.0) -> tup
     Returns:
         ``(available, explanation)``: which source would be used, or why none can be, and what to do.
     """
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if find_cached_cifar10(cache_dir) is not None:
         return True, "the official release, from the Keras cache"
     folder = folder_setting(image_folder)

@@ -148,7 +148,13 @@ def jpeg_quality(quantization: dict) -> int | None:
         quantization: ``PIL.Image.quantization`` of a JPEG: ``{0: luminance table, 1: chrominance table}``, 64 values
             each in natural order.
     """
-    tables = tuple(tuple(int(value) for value in quantization[index]) for index in sorted(quantization))
+    try:
+        tables = tuple(tuple(int(value) for value in quantization[index]) for index in sorted(quantization))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        raise ValueError(f"quantization must map table numbers to 64 integers, as PIL.Image.quantization does, "
+                         f"got {quantization!r:.80}") from None
+    if not tables or any(len(table) != 64 for table in tables):
+        raise ValueError(f"quantization must hold tables of 64 values each, got sizes {[len(t) for t in tables]}")
     return _quality_by_tables().get(tables)
 
 

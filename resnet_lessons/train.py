@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet_lessons import data, pipeline, profiles, progress
+from resnet_lessons import data, models, pipeline, profiles, progress
 
 RUN_FILE = "run.json"
 
@@ -314,7 +314,7 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
     status = None
     if verbose:
         # The trainable count, the one the paper and the chapters use (batch norm's moving statistics are not trained).
-        trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+        trainable = models.count_parameters(model).trainable
         status = progress.LiveStatus(f"Training {history.label} ({trainable:,} trainable parameters) under "
                                      f"{config.describe()}")
         if strategy.num_replicas_in_sync > 1:

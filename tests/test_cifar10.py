@@ -360,3 +360,9 @@ def test_availability_names_the_source_or_the_remedy(tmp_path, monkeypatch):
     assert cifar10.availability(cache_dir=tmp_path / "keras")[1].startswith("the official release, to be downloaded")
     write_cifar_directory(tmp_path / "keras" / "datasets" / "cifar-10-batches-py")
     assert cifar10.availability(cache_dir=tmp_path / "keras") == (True, "the official release, from the Keras cache")
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, "3", True])
+def test_availability_rejects_bad_timeouts(tmp_path, timeout):
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        cifar10.availability(cache_dir=tmp_path, timeout=timeout)

@@ -211,3 +211,9 @@ def test_a_missing_path_or_a_file_that_is_no_archive_is_refused(tmp_path):
     not_an_archive.write_bytes(b"plain text, not gzip")
     with pytest.raises(ValueError, match=r"neither a folder nor a readable .tar/.tar.gz/.zip archive"):
         read(not_an_archive, tmp_path)
+
+
+@pytest.mark.parametrize("quantization", [{}, {0: [1] * 63}, {0: "tables"}, None])
+def test_jpeg_quality_refuses_what_is_not_a_set_of_tables(quantization):
+    with pytest.raises(ValueError, match="quantization"):
+        image_folder.jpeg_quality(quantization)
