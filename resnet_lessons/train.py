@@ -160,13 +160,22 @@ class TrainingHistory:
         return float(sum(self.seconds))
 
     def append(self, *, epoch, train_loss, train_error, held_out_loss, held_out_error, learning_rate, seconds,
-               validation: bool = False) -> None:
-        """Record one finished epoch; ``validation`` says whether the held-out split was validation or test."""
+               validation: bool = False, test_loss: float | None = None, test_error: float | None = None) -> None:
+        """Record one finished epoch.
+
+        ``validation`` says whether the held-out split was validation or test; ``test_loss`` and ``test_error`` are
+        the test split's, measured after this epoch too, in a run that validates (``TrainConfig.test_every_epoch``).
+        """
+        if (test_loss is None) != (test_error is None) or (test_error is not None and not validation):
+            raise ValueError("test_loss and test_error come together, and only for a run with a validation split")
         self.epochs.append(int(epoch))
         self.train_loss.append(float(train_loss))
         self.train_error.append(float(train_error))
         (self.validation_loss if validation else self.test_loss).append(float(held_out_loss))
         (self.validation_error if validation else self.test_error).append(float(held_out_error))
+        if test_error is not None:
+            self.test_loss.append(float(test_loss))
+            self.test_error.append(float(test_error))
         self.learning_rate.append(float(learning_rate))
         self.seconds.append(float(seconds))
 
@@ -331,7 +340,10 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
                 std=prepared.std, seed=seed, first_epoch=first_epoch, epochs=config.epochs, augment=config.augment)
             held_out_batches = pipeline.eval_pipeline(*prepared.held_out, batch_size=config.batch_size,
                                                       mean=prepared.mean, std=prepared.std)
-            own_callbacks = [_HistoryRecorder(history, config, validation=prepared.validation is not None)]
+            validates = prepared.validation is not None
+            own_callbacks = [_HistoryRecorder(history, config, validation=validates,
+                                              test_batches=test_batches if validates and config.test_every_epoch
+                                              else None)]
             own_callbacks += [checkpoint] if checkpoint else []
             own_callbacks += [_Progress(history, config, status)] if verbose else []
             # Keras splits each global batch over the replicas of the model's strategy (experimental_distribute_dataset).
@@ -342,15 +354,19 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
             print(f"All {config.epochs} epochs were already done (the checkpoint holds {first_epoch}): "
                   "nothing to train.")
         if prepared.validation is not None and history.final_test_error is None:
-            # The one look at the test split, after the last epoch (also for a run restored complete without it).
-            results = model.evaluate(test_batches, return_dict=True, verbose=0)
-            history.final_test_loss = float(results["loss"])
-            history.final_test_error = 1.0 - float(results["accuracy"])
+            # The one look at the test split, after the last epoch (also for a run restored complete without it);
+            # a run that measured it after every epoch already has it.
+            if history.test_error:
+                history.final_test_loss, history.final_test_error = history.test_loss[-1], history.test_error[-1]
+            else:
+                results = model.evaluate(test_batches, return_dict=True, verbose=0)
+                history.final_test_loss = float(results["loss"])
+                history.final_test_error = 1.0 - float(results["accuracy"])
+                if verbose:
+                    print(f"test split, once after the last epoch: loss {history.final_test_loss:.3f} "
+                          f"error {100 * history.final_test_error:.1f} %")
             if checkpoint is not None:
                 checkpoint.save_history()
-            if verbose:
-                print(f"test split, once after the last epoch: loss {history.final_test_loss:.3f} "
-                      f"error {100 * history.final_test_error:.1f} %")
     finally:
         if status is not None:
             status.finish()
@@ -402,11 +418,12 @@ def _check_model_fits(model, dataset, config):
 class _HistoryRecorder(keras.callbacks.Callback):
     """Appends each finished epoch to the history (before the checkpoint saves it)."""
 
-    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, validation: bool):
+    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, validation: bool, test_batches=None):
         super().__init__()
         self.history_ = history
         self.config = config
         self.validation = validation
+        self.test_batches = test_batches  # measured after every epoch as well, if given (a run that validates)
         self.epoch_started = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -415,12 +432,16 @@ class _HistoryRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         steps = self.history_.steps_per_epoch
+        test = {}
+        if self.test_batches is not None:
+            results = self.model.evaluate(self.test_batches, return_dict=True, verbose=0)
+            test = {"test_loss": float(results["loss"]), "test_error": 1.0 - float(results["accuracy"])}
         self.history_.append(
             epoch=epoch + 1,
             train_loss=logs["loss"], train_error=1.0 - logs["accuracy"],
             held_out_loss=logs["val_loss"], held_out_error=1.0 - logs["val_accuracy"],
             learning_rate=self.config.learning_rate_at((epoch + 1) * steps - 1, steps),
-            seconds=time.perf_counter() - self.epoch_started, validation=self.validation,
+            seconds=time.perf_counter() - self.epoch_started, validation=self.validation, **test,
         )
 
 
@@ -466,6 +487,7 @@ class _Progress(keras.callbacks.Callback):
         print(f"epoch {h.epochs[-1]:>{width}}/{self.config.epochs}  "
               f"train loss {h.train_loss[-1]:.3f} error {100 * h.train_error[-1]:5.1f} %  "
               f"{held_out} loss {held_out_loss[-1]:.3f} error {100 * held_out_error[-1]:5.1f} %  "
+              + (f"test error {100 * h.test_error[-1]:5.1f} %  " if held_out == "val" and h.test_error else "") +
               f"lr {h.learning_rate[-1]:<6.3g} {h.seconds[-1]:5.1f} s", flush=True)
         remaining = self.config.epochs - h.epochs[-1]
         if remaining:

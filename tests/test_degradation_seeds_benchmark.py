@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from resnet_lessons import synthetic, train
+from resnet_lessons import run_report, synthetic, train
 
 SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "degradation_seeds.py"
 
@@ -24,9 +24,9 @@ def benchmark():
 def fake_training(final_train_error):
     """Replace train.train by a history whose final training error is given per (seed, depth)."""
 
-    def fake_train(model, dataset, config, *, seed, verbose):
+    def fake_train(model, dataset, config, *, seed, label, **ignored):
         depth = int(model.name.replace("plain", ""))
-        history = train.TrainingHistory(label=model.name, profile=config.name, data_description="fake", seed=seed,
+        history = train.TrainingHistory(label=label, profile=config.name, data_description="fake", seed=seed,
                                         steps_per_epoch=1)
         history.append(epoch=1, train_loss=1.0, train_error=final_train_error[seed, depth], held_out_loss=1.0,
                        held_out_error=0.5, learning_rate=0.1, seconds=1.0)
@@ -41,7 +41,7 @@ def fake_training(final_train_error):
     ({(0, 20): 0.50, (0, 56): 0.52}, 1, "gap below 5 points"),   # learns, but no degradation
 ])
 def test_the_verdict_needs_a_gap_and_learning(benchmark, monkeypatch, capsys, errors, status, verdict):
-    monkeypatch.setattr(benchmark.train, "train", fake_training(errors))
+    monkeypatch.setattr(run_report.train, "train", fake_training(errors))
     monkeypatch.setattr(benchmark.data, "load_dataset",
                         lambda **kwargs: synthetic.make_synthetic_cifar(num_train=8, num_test=8, seed=0))
     assert benchmark.main(["--seeds", "0"]) == status
@@ -57,3 +57,34 @@ def test_bad_arguments_are_refused(benchmark, capsys, arguments, message):
     with pytest.raises(SystemExit):
         benchmark.parse_arguments(arguments)
     assert message in capsys.readouterr().err
+
+
+def test_the_report_is_written_after_each_run_and_marked_complete_at_the_end(benchmark, monkeypatch, tmp_path):
+    errors = {(0, 20): 0.50, (0, 56): 0.80, (1, 20): 0.52, (1, 56): 0.82}
+    trained = []
+    fake = fake_training(errors)
+
+    def interrupted_after_two_runs(model, dataset, config, **kwargs):
+        if len(trained) == 2:
+            raise KeyboardInterrupt
+        trained.append(kwargs["checkpoint_dir"])
+        return fake(model, dataset, config, **kwargs)
+
+    monkeypatch.setattr(run_report.train, "train", interrupted_after_two_runs)
+    monkeypatch.setattr(benchmark.data, "load_dataset",
+                        lambda **kwargs: synthetic.make_synthetic_cifar(num_train=8, num_test=8, seed=0))
+    path = tmp_path / "report.json"
+    arguments = ["--seeds", "0", "1", "--checkpoints", str(tmp_path / "runs"), "--json", str(path)]
+    with pytest.raises(KeyboardInterrupt):
+        benchmark.main(arguments)
+    partial = run_report.RunReport.load(path)
+    assert not partial.complete and [(run.name, run.seed) for run in partial.runs] == [("plain-20", 0), ("plain-56", 0)]
+    assert trained == [tmp_path / "runs" / "plain-20-seed0", tmp_path / "runs" / "plain-56-seed0"]
+    assert partial.command == "python benchmarks/degradation_seeds.py " + " ".join(arguments)
+
+    monkeypatch.setattr(run_report.train, "train", fake)
+    assert benchmark.main(arguments) == 0
+    finished = run_report.RunReport.load(path)
+    assert finished.complete and len(finished.runs) == 4
+    assert finished.run("plain-56", 1).history.final("train_error") == 0.82
+    assert finished.environment["cpu_cores"] >= 1 and finished.config.name == "quick"

@@ -1,6 +1,7 @@
 """Profiles: selection by name and environment, validation, the learning-rate schedule."""
 
 import dataclasses
+import math
 
 import pytest
 
@@ -10,6 +11,17 @@ from resnet_lessons import profiles
 def test_profiles_by_name():
     assert profiles.get_profile("quick") is profiles.QUICK
     assert profiles.get_profile("paper") is profiles.PAPER
+    assert profiles.get_profile("medium") is profiles.MEDIUM
+
+
+def test_medium_profile_is_the_papers_recipe_shortened_at_16x16():
+    medium, paper = profiles.MEDIUM, profiles.PAPER
+    # only the length, the decays (at half and three quarters of the run, as the paper's, rounded up), the image size
+    # and the test split's per-epoch measurement (for curves) differ
+    assert dataclasses.replace(medium, name="paper", epochs=paper.epochs, decay_epochs=paper.decay_epochs,
+                               image_size=paper.image_size, test_every_epoch=False) == paper
+    assert medium.test_every_epoch and "validation and test error after every epoch" in medium.describe()
+    assert medium.image_size == 16 and medium.decay_epochs == (medium.epochs // 2, math.ceil(0.75 * medium.epochs))
 
 
 def test_environment_variable_chooses_the_default(monkeypatch):
@@ -20,7 +32,7 @@ def test_environment_variable_chooses_the_default(monkeypatch):
 
 
 def test_unknown_profile_names_the_choices(monkeypatch):
-    with pytest.raises(ValueError, match="unknown profile 'fast': expected one of paper, quick"):
+    with pytest.raises(ValueError, match="unknown profile 'fast': expected one of medium, paper, quick"):
         profiles.get_profile("fast")
     monkeypatch.setenv("RESNET_LESSONS_PROFILE", "slow")
     with pytest.raises(ValueError, match="RESNET_LESSONS_PROFILE"):

@@ -106,6 +106,29 @@ def test_the_final_test_measurement_matches_an_evaluation_of_the_trained_model(d
     assert prepared.dataset.num_test == 64 and len(prepared.validation[1]) == 48
 
 
+def test_a_validated_run_can_measure_the_test_split_after_every_epoch(dataset, capsys):
+    config = dataclasses.replace(TINY, validation_examples=48, train_examples=None, test_examples=64,
+                                 test_every_epoch=True)
+    model = tiny_model(config)
+    history = train.train(model, dataset, config)
+    assert len(history.validation_error) == len(history.test_error) == len(history.test_loss) == 3
+    assert history.held_out == "validation"  # the split the run watches is still the validation split
+    assert history.final("test_error") == history.final_test_error == history.test_error[-1]
+    prepared = train.prepare_data(dataset, config)
+    test_batches = pipeline.eval_pipeline(prepared.dataset.x_test, prepared.dataset.y_test, batch_size=32,
+                                          mean=prepared.mean, std=prepared.std)
+    assert history.test_error[-1] == pytest.approx(1.0 - model.evaluate(test_batches, return_dict=True,
+                                                                        verbose=0)["accuracy"])
+    printed = capsys.readouterr().out
+    assert "validation and test error after every epoch" in printed
+    assert printed.count("test error") == 1 + 3  # the header, and each epoch line
+    assert "test split, once" not in printed
+    with pytest.raises(ValueError, match="only for a run with a validation split"):
+        train.TrainingHistory(label="a", profile="p", data_description="d", seed=0, steps_per_epoch=1).append(
+            epoch=1, train_loss=1.0, train_error=0.5, held_out_loss=1.0, held_out_error=0.5, learning_rate=0.1,
+            seconds=1.0, test_loss=1.0, test_error=0.5)
+
+
 def test_an_unfinished_validated_run_has_no_test_error_yet():
     history = train.TrainingHistory(label="a", profile="paper", data_description="d", seed=0, steps_per_epoch=3)
     history.append(epoch=1, train_loss=2.0, train_error=0.8, held_out_loss=2.1, held_out_error=0.9,

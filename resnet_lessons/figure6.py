@@ -1,0 +1,78 @@
+"""What the paper's Fig. 6 shows, as statements a stored run can be checked against (chapter 4).
+
+Fig. 6 of He et al. (2015) trains plain-20/32/44/56 (left) and ResNet-20/32/44/56/110 (middle) on CIFAR-10 with one
+recipe. Its two lessons: the plain nets' error *rises* with depth, on the training set too (the degradation
+problem); the ResNets' error does not, and the deeper ResNets end *better*. :func:`findings` turns those lessons
+into checks of a :class:`~resnet_lessons.run_report.RunReport`, each averaged over the seeds the report holds, so
+the benchmark that makes the file and the chapter that reads it judge it by the same rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .run_report import RunReport
+
+# How close counts as "does not rise": a deeper ResNet may end this much above a shallower one in training error.
+RESNET_TOLERANCE_POINTS = 1.0
+# How far below the plain net of the same depth the ResNet must end at 56 layers, in training error.
+RESIDUAL_MARGIN_POINTS = 20.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One statement about the runs, and whether the stored runs bear it out."""
+
+    statement: str
+    holds: bool
+    evidence: str  # the numbers behind it
+
+
+def _depths(report: RunReport, residual: bool) -> list[int]:
+    return sorted({run.depth for run in report.runs if run.residual == residual})
+
+
+def _percent(report: RunReport, residual: bool, depth: int, metric: str) -> float:
+    return 100 * report.mean_final(f"{'resnet' if residual else 'plain'}-{depth}", metric)
+
+
+def findings(report: RunReport) -> list[Finding]:
+    """The checks of Fig. 6's shape that the report's runs allow (a check needs the runs it compares).
+
+    - plain nets: final training error rises with every step in depth;
+    - ResNets: no deeper ResNet ends more than ``RESNET_TOLERANCE_POINTS`` above the next shallower one in training
+      error, and the deepest ends below the shallowest in test error;
+    - at 56 layers: the ResNet ends at least ``RESIDUAL_MARGIN_POINTS`` below the plain net in training error.
+
+    Values are final errors averaged over each network's seeds.
+    """
+    result = []
+    plain = _depths(report, residual=False)
+    if len(plain) >= 2:
+        errors = [_percent(report, False, depth, "train_error") for depth in plain]
+        result.append(Finding(
+            statement=f"plain nets: training error rises with depth ({' < '.join(f'plain-{d}' for d in plain)})",
+            holds=all(shallow < deep for shallow, deep in zip(errors, errors[1:])),
+            evidence=", ".join(f"plain-{d} {e:.1f} %" for d, e in zip(plain, errors))))
+    residual = _depths(report, residual=True)
+    if len(residual) >= 2:
+        errors = [_percent(report, True, depth, "train_error") for depth in residual]
+        result.append(Finding(
+            statement=f"ResNets: no deeper net ends more than {RESNET_TOLERANCE_POINTS:g} point above the next "
+                      f"shallower one in training error",
+            holds=all(deep <= shallow + RESNET_TOLERANCE_POINTS for shallow, deep in zip(errors, errors[1:])),
+            evidence=", ".join(f"resnet-{d} {e:.1f} %" for d, e in zip(residual, errors))))
+        shallowest, deepest = residual[0], residual[-1]
+        tests = [_percent(report, True, depth, "test_error") for depth in (shallowest, deepest)]
+        result.append(Finding(
+            statement=f"ResNets: resnet-{deepest} ends below resnet-{shallowest} in test error",
+            holds=tests[1] < tests[0],
+            evidence=f"resnet-{shallowest} {tests[0]:.1f} %, resnet-{deepest} {tests[1]:.1f} %"))
+    if 56 in plain and 56 in residual:
+        errors = [_percent(report, residual, 56, "train_error") for residual in (False, True)]
+        result.append(Finding(
+            statement=f"56 layers: the ResNet ends at least {RESIDUAL_MARGIN_POINTS:g} points below the plain net "
+                      "in training error",
+            holds=errors[1] <= errors[0] - RESIDUAL_MARGIN_POINTS,
+            evidence=f"plain-56 {errors[0]:.1f} %, resnet-56 {errors[1]:.1f} %"))
+    return result

@@ -1,0 +1,167 @@
+"""Result files of the runs too long for a chapter (``benchmarks/``), which the chapters read and plot.
+
+A chapter may spend minutes; a run that shows the paper's effects on CIFAR-10 takes an hour or more on two cores.
+Such runs are made by a script in ``benchmarks/`` that stores, in one JSON file, everything a reader needs to judge
+them: the command, the machine, date, versions and load, the training recipe, the data, and every epoch of every run
+(as :class:`~resnet_lessons.train.TrainingHistory`). The script rewrites the file after each finished run, marked
+incomplete until the last one, so an interrupted benchmark loses no finished work and a chapter can show how far it
+got.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+from . import data, hardware, models, profiles, seeding, train
+from .train import TrainingHistory, _write_json_atomically
+
+REPORT_VERSION = 1
+
+
+@dataclasses.dataclass
+class Run:
+    """One trained network in a report."""
+
+    name: str  # e.g. "plain-56", as on the figures
+    depth: int  # weighted layers
+    residual: bool  # a ResNet (True) or the plain net of the same depth
+    seed: int  # decides the initial weights and the order of the batches
+    history: TrainingHistory  # every epoch of the run
+
+
+@dataclasses.dataclass
+class RunReport:
+    """What a long benchmark ran, where, and what every run measured."""
+
+    command: str  # how to make the file again
+    config: profiles.TrainConfig  # the recipe every run was trained under
+    environment: dict  # hardware.describe_environment() when the benchmark started
+    runs: list[Run]  # the finished runs, in the order they were trained
+    complete: bool  # False while runs the command asked for are still missing
+    seconds: float  # wall-clock time of the finished runs, over all sessions that worked on them
+    load_average_after: list[float] | None = None  # the load when the file was last written
+
+    def run(self, name: str, seed: int) -> Run:
+        """The run of network ``name`` (e.g. ``"plain-56"``) with ``seed``.
+
+        Raises:
+            ValueError: naming the runs there are, if that one is not in the report.
+        """
+        for run in self.runs:
+            if run.name == name and run.seed == seed:
+                return run
+        there = ", ".join(f"{run.name} (seed {run.seed})" for run in self.runs) or "none"
+        raise ValueError(f"no run of {name!r} with seed {seed} in this report; runs: {there}")
+
+    def mean_final(self, name: str, metric: str) -> float:
+        """``metric`` (e.g. ``"train_error"``) at the end of every run of ``name``, averaged over their seeds."""
+        values = [run.history.final(metric) for run in self.runs if run.name == name]
+        if not values:
+            raise ValueError(f"no run of {name!r} in this report; runs: "
+                             f"{', '.join(sorted({run.name for run in self.runs})) or 'none'}")
+        return sum(values) / len(values)
+
+    def to_dict(self) -> dict:
+        return {
+            "report_version": REPORT_VERSION,
+            "command": self.command,
+            "config": dataclasses.asdict(self.config),
+            "environment": self.environment,
+            "complete": self.complete,
+            "seconds": self.seconds,
+            "load_average_after": self.load_average_after,
+            "runs": [{**dataclasses.asdict(run), "history": run.history.to_dict()} for run in self.runs],
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunReport":
+        version = values.get("report_version")
+        if version != REPORT_VERSION:
+            raise ValueError(f"run report version {version!r} is not supported: expected {REPORT_VERSION}")
+        config = dict(values["config"])
+        config["decay_epochs"] = tuple(config["decay_epochs"])  # JSON has no tuples
+        runs = [Run(**{**run, "history": TrainingHistory.from_dict(run["history"])}) for run in values["runs"]]
+        return cls(command=values["command"], config=profiles.TrainConfig(**config),
+                   environment=values["environment"], runs=runs, complete=values["complete"],
+                   seconds=values["seconds"], load_average_after=values.get("load_average_after"))
+
+    def save(self, path) -> None:
+        """Write the report as JSON, atomically: an interruption never leaves half a file."""
+        _write_json_atomically(pathlib.Path(path), self.to_dict())
+
+    @classmethod
+    def load(cls, path) -> "RunReport":
+        """Read a report written by :meth:`save`.
+
+        Raises:
+            ValueError: if there is no file at ``path`` or it is not a run report of this version.
+        """
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise ValueError(f"no run report at {str(path)!r}: make it with the command its chapter names")
+        try:
+            values = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{str(path)!r} is not a run report (invalid JSON: {error})") from None
+        if not isinstance(values, dict) or "runs" not in values:
+            raise ValueError(f"{str(path)!r} is not a run report: it has no 'runs'")
+        return cls.from_dict(values)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedRun:
+    """A network a benchmark is to train: plain or residual, its depth and its seed."""
+
+    depth: int
+    residual: bool
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{'resnet' if self.residual else 'plain'}-{self.depth}"
+
+
+def run_plan(plan: list[PlannedRun], dataset: data.ImageDataset, config: profiles.TrainConfig, *, command: str,
+             report_path=None, checkpoints=None) -> RunReport:
+    """Train every run of ``plan`` in order under ``config`` and collect them in a :class:`RunReport`.
+
+    Each run starts from ``seeding.set_seed(seed)``, so it is the same run in every benchmark that plans it: with a
+    shared ``checkpoints`` folder (one subfolder per run, ``<name>-seed<seed>``), a run another benchmark finished is
+    read back instead of trained again, and an interrupted one resumes after its last finished epoch. Networks of
+    110 layers and more get the paper's warm-up (:func:`profiles.for_depth`). After each run the report is written
+    to ``report_path`` (if given), marked complete after the last, and a line says how long the rest should take.
+    """
+    if not plan:
+        raise ValueError("the plan has no runs")
+    report = RunReport(command=command, config=config, environment=hardware.describe_environment(), runs=[],
+                       complete=False, seconds=0.0)
+    for number, planned in enumerate(plan):
+        seeding.set_seed(planned.seed)
+        model = models.cifar_network(planned.depth, residual=planned.residual, input_shape=config.input_shape,
+                                     num_classes=dataset.num_classes)
+        folder = pathlib.Path(checkpoints) / f"{planned.name}-seed{planned.seed}" if checkpoints else None
+        history = train.train(model, dataset, profiles.for_depth(config, planned.depth), seed=planned.seed,
+                              label=planned.name, checkpoint_dir=folder)
+        report.runs.append(Run(name=planned.name, depth=planned.depth, residual=planned.residual, seed=planned.seed,
+                               history=history))
+        report.seconds += history.total_seconds
+        print(f"{planned.name} seed {planned.seed}: final training error {100 * history.final('train_error'):5.1f} %,"
+              f" test error {100 * history.final('test_error'):5.1f} % ({history.total_seconds / 60:.1f} min)"
+              f"{_time_left(plan, number, report)}", flush=True)
+        if report_path is not None:
+            report.complete = number == len(plan) - 1
+            report.load_average_after = hardware.load_average()
+            report.save(report_path)
+    return report
+
+
+def _time_left(plan, number, report) -> str:
+    """The remaining runs' time, assuming it grows with depth as it did in the runs so far."""
+    left = sum(planned.depth for planned in plan[number + 1:])
+    if not left:
+        return ""
+    done = sum(planned.depth for planned in plan[:number + 1])
+    runs_left = len(plan) - number - 1
+    return (f"; {runs_left} run{'s' if runs_left > 1 else ''} left, about {report.seconds / done * left / 60:.0f} min")
