@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import matplotlib.pyplot as plt
+import numpy as np
+
 from .run_report import RunReport
 
 # How close counts as "does not rise": a deeper ResNet may end this much above a shallower one in training error.
@@ -76,3 +79,47 @@ def findings(report: RunReport) -> list[Finding]:
             holds=errors[1] <= errors[0] - RESIDUAL_MARGIN_POINTS,
             evidence=f"plain-56 {errors[0]:.1f} %, resnet-56 {errors[1]:.1f} %"))
     return result
+
+
+def mean_curve(report: RunReport, name: str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """``(iterations, error in percent)`` of network ``name`` after every epoch, averaged over its seeds.
+
+    ``split`` is ``"train"``, ``"validation"`` or ``"test"``. Only the epochs every seed has finished are averaged,
+    so a report written while a seed is still training gives an honest, shorter curve.
+    """
+    histories = [run.history for run in report.runs if run.name == name]
+    if not histories:
+        report.mean_final(name, "train_error")  # raises the error that names the runs there are
+    curves = [getattr(history, f"{split}_error") for history in histories]
+    if not all(curves):
+        raise ValueError(f"the runs of {name!r} have no per-epoch {split} error")
+    epochs = min(len(curve) for curve in curves)
+    errors = 100 * np.mean([curve[:epochs] for curve in curves], axis=0)
+    return np.asarray(histories[0].iterations[:epochs]), errors
+
+
+def plot(report: RunReport, *, title: str | None = None):
+    """The paper's Fig. 6 layout: plain nets left, ResNets right; thin dashed training error, bold test error.
+
+    One colour per depth, the same in both panels; each curve is the mean over the depth's seeds (the legend says
+    how many). Returns the ``matplotlib`` figure.
+    """
+    depths = sorted({run.depth for run in report.runs})
+    colours = {depth: f"C{index}" for index, depth in enumerate(depths)}
+    figure, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
+    for ax, residual in zip(axes, (False, True)):
+        for depth in _depths(report, residual):
+            name = f"{'resnet' if residual else 'plain'}-{depth}"
+            seeds = sum(run.name == name for run in report.runs)
+            for split, style in (("train", {"linestyle": "--", "linewidth": 1.2}),
+                                 ("test", {"linestyle": "-", "linewidth": 2.4})):
+                iterations, errors = mean_curve(report, name, split)
+                label = f"{name}{f' ({seeds} seeds)' if seeds > 1 else ''}" if split == "test" else None
+                ax.plot(iterations, errors, color=colours[depth], label=label, **style)
+        ax.set_title("ResNets" if residual else "plain networks")
+        ax.set_xlabel("iterations (SGD steps)")
+        ax.grid(alpha=0.3)
+        ax.legend(title="bold: test, dashed: training", fontsize="small")
+    axes[0].set_ylabel("error (%)")
+    figure.suptitle(title or f"Fig. 6's layout, profile '{report.config.name}'")
+    return figure

@@ -4,6 +4,7 @@ import importlib.util
 import pathlib
 import sys
 
+import matplotlib.pyplot as plt
 import pytest
 
 from resnet_lessons import figure6, profiles, run_report, synthetic, train
@@ -105,3 +106,34 @@ def test_bad_arguments_are_refused(benchmark, capsys, arguments, message):
     with pytest.raises(SystemExit):
         benchmark.parse_arguments(arguments)
     assert message in capsys.readouterr().err
+
+
+def test_curves_are_averaged_over_seeds_and_cut_to_the_epochs_all_seeds_finished():
+    first = history("resnet-56", 0, 0.30, 0.40)
+    first.append(epoch=2, train_loss=1.0, train_error=0.20, held_out_loss=1.0, held_out_error=0.3,
+                 learning_rate=0.1, seconds=2.0, validation=True, test_loss=1.0, test_error=0.30)
+    second = history("resnet-56", 1, 0.40, 0.50)  # still at epoch 1
+    runs = [run_report.Run(name="resnet-56", depth=56, residual=True, seed=seed, history=h)
+            for seed, h in ((0, first), (1, second))]
+    report = run_report.RunReport(command="c", config=profiles.MEDIUM, environment={}, runs=runs, complete=False,
+                                  seconds=1.0)
+    iterations, errors = figure6.mean_curve(report, "resnet-56", "train")
+    assert list(iterations) == [1] and errors == pytest.approx([35.0])
+    with pytest.raises(ValueError, match="no run of 'plain-56'"):
+        figure6.mean_curve(report, "plain-56")
+
+
+def test_the_figure_has_the_papers_layout():
+    errors = {**PAPER_SHAPE, ("resnet-56", 1): (0.26, 0.33)}
+    figure = figure6.plot(report_of(errors))
+    plain, residual = figure.axes
+    assert plain.get_title() == "plain networks" and residual.get_title() == "ResNets"
+    assert [line.get_label() for line in residual.lines if not line.get_label().startswith("_")] == [
+        "resnet-20", "resnet-32", "resnet-56 (2 seeds)"]
+    styles = [(line.get_linestyle(), line.get_linewidth()) for line in plain.lines]
+    assert styles[:2] == [("--", 1.2), ("-", 2.4)]  # training thin and dashed, test bold
+    # one colour per depth, the same in both panels
+    assert plain.lines[0].get_color() == residual.lines[0].get_color() != plain.lines[2].get_color()
+    test_56 = residual.lines[5]
+    assert list(test_56.get_ydata()) == pytest.approx([32.0])  # the mean of 31 % and 33 %
+    plt.close(figure)
