@@ -2,7 +2,8 @@
 
 Import the modules you need; importing the package itself loads nothing else and changes no global state.
 
-- ``data``, ``cifar10``, ``synthetic``: CIFAR-10, or a synthetic stand-in when offline, as an ``ImageDataset``.
+- ``data``, ``cifar10``, ``image_folder``, ``synthetic``: CIFAR-10 (the official release, or a copy in the
+  image-folder layout), or a synthetic stand-in when offline, as an ``ImageDataset``.
 - ``downloads``: the Keras cache and a no-hang reachability check, shared by CIFAR-10 and the ImageNet weights.
 - ``pipeline``: ``tf.data`` input pipelines with the paper's augmentation, reproducible epoch by epoch.
 - ``blocks``, ``models``: plain, residual and bottleneck blocks, shortcut options A/B/C, the one network builder,
@@ -10,7 +11,10 @@ Import the modules you need; importing the package itself loads nothing else and
 - ``family``: closed-form parameter and multiply-add counts of the 6n+2 CIFAR nets (ResNet-1202 included).
 - ``complexity``: multiply-adds (the paper's FLOPs) counted from a built model.
 - ``pretrained``: Keras' ImageNet weights for ResNet-50/101/152, loaded into the book's models by layer name.
-- ``profiles``, ``train``: the ``quick`` and ``paper`` recipes, training with checkpoints and histories.
+- ``profiles``, ``train``, ``progress``: the ``quick``, ``medium`` and ``paper`` recipes, training with
+  checkpoints and histories, and a live status that stored notebooks do not keep.
+- ``run_report``, ``figure6``: result files of the runs too long for a chapter (``benchmarks/``), and the checks
+  and two-panel figure of the paper's Fig. 6 that chapter 4 draws from one.
 - ``distribute``: ``tf.distribute`` strategies for the training function, and a one-vs-two-replica comparison.
 - ``gradients``: the gradient norm reaching every layer (chapter 1).
 - ``identity``: identity layers, deepening a trained net, Jacobians, learning the identity (chapter 2).
