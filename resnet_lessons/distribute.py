@@ -91,6 +91,20 @@ def choose_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def split_cpu_strategy(num_devices: int) -> tf.distribute.Strategy:
+    """A ``MirroredStrategy`` over the CPU split into ``num_devices`` devices, even where there is a GPU.
+
+    This is the strategy :func:`compare_in_subprocess`'s fresh process compares with one device. It does not ask
+    :func:`choose_strategy`: on a machine with one GPU (Colab's GPU runtime, say) that returns the one-device default
+    strategy, and the comparison would compare one replica with one replica. So any GPU is hidden first (the one
+    device of the comparison is then the CPU too), and the replicas are the CPU's logical devices. Like
+    :func:`split_cpu`, it must be called before TensorFlow initialises its devices.
+    """
+    if tf.config.list_physical_devices("GPU"):
+        tf.config.set_visible_devices([], "GPU")
+    return tf.distribute.MirroredStrategy(split_cpu(num_devices))
+
+
 def synchronize_batch_norm(model: keras.Model) -> keras.Model:
     """A copy of ``model`` whose batch-norm layers share their batch statistics across replicas.
 
@@ -277,13 +291,13 @@ def main(argv=None) -> None:
     parser.add_argument("--source", choices=data.SOURCES, default="synthetic")
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args(argv)
-    split_cpu(arguments.cpu_devices)  # first: before TensorFlow initialises its devices
+    strategy = split_cpu_strategy(arguments.cpu_devices)  # first: before TensorFlow initialises its devices
     config = dataclasses.replace(profiles.QUICK, image_size=arguments.image_size)
     dataset = data.load_dataset(arguments.source, num_train=arguments.steps * config.batch_size,
                                 num_test=config.batch_size, seed=arguments.seed, verbose=False)
     comparison = compare_with_one_device(
         lambda: models.cifar_resnet(arguments.depth, input_shape=config.input_shape), dataset, config,
-        choose_strategy(), steps=arguments.steps, seed=arguments.seed)
+        strategy, steps=arguments.steps, seed=arguments.seed)
     print(json.dumps(comparison.to_dict()))
 
 

@@ -49,6 +49,22 @@ def test_on_one_cpu_the_default_strategy_is_chosen():
     assert "default strategy: 1 replica" in train.describe_strategy(strategy)
 
 
+def test_with_one_gpu_the_comparison_still_mirrors_over_the_cpu(monkeypatch):
+    # Colab's GPU runtime: one GPU, which choose_strategy would train on alone. Faked here (CI has no GPU): the
+    # comparison's strategy must hide it and mirror over the CPU's logical devices instead.
+    fake_gpu = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: [fake_gpu] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: [fake_gpu] if kind == "GPU" else [])
+    assert distribute.choose_strategy() is tf.distribute.get_strategy()  # what the comparison must not use
+    hidden, mirrored = [], []
+    monkeypatch.setattr(tf.config, "set_visible_devices", lambda devices, kind=None: hidden.append((devices, kind)))
+    monkeypatch.setattr(distribute, "split_cpu", lambda n: [f"/device:CPU:{i}" for i in range(n)])
+    monkeypatch.setattr(tf.distribute, "MirroredStrategy", lambda devices: mirrored.append(devices) or "mirrored")
+    assert distribute.split_cpu_strategy(2) == "mirrored"
+    assert hidden == [([], "GPU")] and mirrored == [["/device:CPU:0", "/device:CPU:1"]]
+
+
 def test_split_cpu_after_start_up_says_what_to_do():
     tf.constant(1.0)  # TensorFlow has initialised its devices now
     with pytest.raises(RuntimeError, match="before anything else uses TensorFlow"):
