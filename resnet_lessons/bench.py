@@ -603,13 +603,21 @@ class Report:
 
 
 def load_report(source: str, *, timeout: float = 10.0) -> Report:
-    """Read a report written by the command line's ``--json``, from a file or an ``https://`` address."""
-    if str(source).startswith(("https://", "http://")):
-        with urllib.request.urlopen(source, timeout=timeout) as response:
-            values = json.load(response)
-    else:
-        with open(source, encoding="utf-8") as file:
-            values = json.load(file)
+    """Read a report written by the command line's ``--json``, from a file or an ``https://`` address.
+
+    Raises:
+        ValueError: naming the source, if it cannot be read (a missing file, an address that cannot be reached
+            offline) or is not JSON, so that a chapter can say so and go on.
+    """
+    try:
+        if str(source).startswith(("https://", "http://")):
+            with urllib.request.urlopen(source, timeout=timeout) as response:
+                values = json.load(response)
+        else:
+            with open(source, encoding="utf-8") as file:
+                values = json.load(file)
+    except (OSError, ValueError) as error:  # URLError and HTTPError are OSErrors, JSONDecodeError a ValueError
+        raise ValueError(f"cannot read the benchmark report {str(source)!r}: {error}") from None
     return Report.from_dict(values)
 
 

@@ -494,3 +494,14 @@ def test_runs_as_a_module():
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert "resnet20" in completed.stdout
+
+
+def test_a_report_that_cannot_be_read_is_a_clear_value_error(tmp_path):
+    with pytest.raises(ValueError, match="cannot read the benchmark report .*missing.json"):
+        bench.load_report(str(tmp_path / "missing.json"))
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(ValueError, match="cannot read the benchmark report .*broken.json"):
+        bench.load_report(str(tmp_path / "broken.json"))
+    # an address that cannot be reached (nothing listens on port 9 of this machine), as offline in Colab
+    with pytest.raises(ValueError, match="cannot read the benchmark report 'http://127.0.0.1:9/report.json'"):
+        bench.load_report("http://127.0.0.1:9/report.json", timeout=2)
