@@ -595,7 +595,11 @@ class Report:
 
     def summary(self) -> str:
         """The results as lines of text: ceilings, one line per result, then the ratios."""
-        lines = [ceiling.describe() for ceiling in self.ceilings]
+        lines = []
+        if self.environment.get("tf32_in_effect"):
+            lines.append("float32 below means TF32: on this GPU TensorFlow ran float32 convolutions and matmuls on "
+                         "tensor cores with 10-bit mantissas (--no-tf32 measures true float32)")
+        lines += [ceiling.describe() for ceiling in self.ceilings]
         lines += [result.describe(self.ceiling_for(result.spec.precision)) for result in self.results]
         lines += [f"{c.spec.model} / {c.baseline} median time, {c.spec.mode} {c.spec.execution} {c.spec.precision} "
                   f"{c.spec.batch_size}x{c.spec.image_size}: {c.median_ratio:.3f}" for c in self.comparisons]
@@ -709,6 +713,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baseline", choices=tuple(MODELS), default="keras",
                         help="model the others' median times are divided by (default: keras)")
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="seeds the random inputs (default: 0)")
+    parser.add_argument("--no-tf32", action="store_true",
+                        help="forbid TensorFloat-32, so float32 means float32 on Ampere and later GPUs "
+                             "(TensorFlow allows TF32 by default there; the report records which)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     parser.add_argument("--list", action="store_true",
                         help="list the models and the precisions this machine supports, and exit")
@@ -744,6 +751,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      dict.fromkeys(arguments.models))]
     except ValueError as error:
         parser.error(str(error))
+    if arguments.no_tf32:
+        hardware.set_tf32(False)
     command = shlex.join(["python", "-m", "resnet_lessons.bench", *(sys.argv[1:] if argv is None else argv)])
     log = None if arguments.quiet else (lambda message: print(message, flush=True))
     report = run(specs, steps=arguments.steps, burn_in=arguments.burn_in, device=device, seed=arguments.seed,

@@ -103,6 +103,25 @@ def gpu_compute_capability() -> tuple[int, int] | None:
     return tuple(capability) if capability else None
 
 
+# TensorFloat-32: on NVIDIA GPUs of compute capability 8.0 (Ampere) and later, TensorFlow runs float32 matrix
+# multiplications and convolutions on tensor cores by default, rounding their inputs to a 10-bit mantissa (float32
+# has 23). Faster, and less precise: a "float32" time on such a GPU is a TF32 time unless TF32 was switched off.
+TF32_COMPUTE_CAPABILITY = (8, 0)
+
+
+def tf32_in_effect(device: str, compute_capability: tuple[int, int] | None, enabled: bool) -> bool:
+    """Whether float32 convolutions and matmuls run as TF32: on a GPU of capability 8.0 or later, if enabled."""
+    return device == "gpu" and compute_capability is not None and tuple(compute_capability) >= TF32_COMPUTE_CAPABILITY \
+        and bool(enabled)
+
+
+def set_tf32(enabled: bool) -> None:
+    """Allow (TensorFlow's default) or forbid TF32 for float32 work; forbid it to measure true float32 on a GPU."""
+    if not isinstance(enabled, bool):
+        raise ValueError(f"enabled must be True or False, got {enabled!r}")
+    tf.config.experimental.enable_tensor_float_32_execution(enabled)
+
+
 def precision_support(device: str = "auto", *, flags: frozenset[str] | None = None,
                       capability: tuple[int, int] | None = None) -> dict[str, PrecisionSupport]:
     """Say, for each of :data:`PRECISIONS`, whether a benchmark on ``device`` may use it.
@@ -173,7 +192,7 @@ def check_precision(precision: str, device: str = "auto", **kwargs) -> str:
 
 
 def describe_environment(device: str = "auto") -> dict:
-    """A record of where and when a measurement ran: date, versions, processor, device, cores, load.
+    """A record of where and when a measurement ran: date, versions, processor, device, cores, load, TF32.
 
     The load average (Unix only) says how busy the machine was: on a 2-core machine a load of 2 means the cores were
     already fully used by something else, and every time measured then is inflated.
@@ -192,8 +211,11 @@ def describe_environment(device: str = "auto") -> dict:
         "gpu": None,
         "onednn_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "load_average": load_average(),
+        "tf32_enabled": tf.config.experimental.tensor_float_32_execution_enabled(),
+        "tf32_in_effect": False,  # see TF32_COMPUTE_CAPABILITY
     }
     if device == "gpu":
+        record["tf32_in_effect"] = tf32_in_effect(device, gpu_compute_capability(), record["tf32_enabled"])
         details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
         record["gpu"] = details.get("device_name", "GPU")
     return record

@@ -397,6 +397,31 @@ def test_describe_environment_records_versions_and_device():
     json.dumps(record)  # a report stores it as JSON
 
 
+def test_tf32_is_recorded_and_in_effect_only_on_ampere_or_later_gpus_when_enabled():
+    record = hardware.describe_environment("cpu")
+    assert record["tf32_enabled"] == tf.config.experimental.tensor_float_32_execution_enabled()
+    assert record["tf32_in_effect"] is False  # a CPU has no tensor cores
+    assert hardware.tf32_in_effect("gpu", (8, 0), True) and hardware.tf32_in_effect("gpu", (9, 0), True)
+    assert not hardware.tf32_in_effect("gpu", (7, 5), True)  # Turing: no TF32
+    assert not hardware.tf32_in_effect("gpu", (8, 6), False)  # switched off
+    assert not hardware.tf32_in_effect("gpu", None, True) and not hardware.tf32_in_effect("cpu", (8, 0), True)
+
+
+def test_the_tf32_switch_and_the_summary_label(monkeypatch):
+    calls = []
+    monkeypatch.setattr(tf.config.experimental, "enable_tensor_float_32_execution", calls.append)
+    hardware.set_tf32(False)
+    assert calls == [False]
+    with pytest.raises(ValueError, match="True or False"):
+        hardware.set_tf32("no")
+    report = bench.Report(command="c", environment={"tf32_in_effect": True}, settings={}, results=())
+    assert report.summary().startswith("float32 below means TF32")
+    assert "TF32" not in bench.Report(command="c", environment={"tf32_in_effect": False}, settings={},
+                                      results=()).summary()
+    arguments = bench.build_parser().parse_args(["--no-tf32"])
+    assert arguments.no_tf32
+
+
 # ------------------------------------------------------------------------------------------------ reports
 
 def test_report_round_trips_through_json(tmp_path):
@@ -458,12 +483,15 @@ def test_command_line_lists_models_and_precisions(capsys):
     assert "float32         supported on this CPU" in out
 
 
-def test_command_line_runs_and_writes_a_json_report(tmp_path, capsys):
+def test_command_line_runs_and_writes_a_json_report(tmp_path, capsys, monkeypatch):
     path = tmp_path / "bench.json"
     argv = ["--models", "tiny", "resnet20", "--baseline", "resnet20", "--modes", "forward", "train-step",
             "--batch-sizes", "2", "--image-size", "8", "--steps", "2", "--burn-in", "1", "--ceiling-size", "32",
-            "--json", str(path), "--quiet"]
+            "--no-tf32", "--json", str(path), "--quiet"]
+    switched = []
+    monkeypatch.setattr(bench.hardware, "set_tf32", switched.append)
     assert bench.main(argv) == 0
+    assert switched == [False]  # before anything is measured
     out = capsys.readouterr().out
     assert "float32 matmul 32x32 on the" in out
     assert "tiny forward function float32 2x8:" in out and "images/s" in out and "GFLOP/s" in out
