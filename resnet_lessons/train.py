@@ -289,7 +289,8 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
             model architecture, config and seed resumes after the last saved epoch, and returns at once if the run
             is complete. The config's ``epochs`` may grow between calls: the run is then extended.
         label: the run's name in the history and on plots; defaults to the model's name.
-        verbose: print a header and a line per epoch, and show the time left in a live status that a stored
+        verbose: print a header and a line per epoch (about EPOCH_LINES lines for longer runs), and show the
+            time left in a live status that a stored
             notebook does not keep (see :mod:`resnet_lessons.progress`).
         callbacks: more Keras callbacks, run after the checkpoint is saved.
         strategy: the ``tf.distribute`` strategy to train under; ``None`` is the one the model was built under (the
@@ -481,6 +482,17 @@ class _Progress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         h = self.history_
+        if shows_epoch_line(h.epochs[-1], self.config.epochs, h.learning_rate):
+            self._print_epoch_line()
+        remaining = self.config.epochs - h.epochs[-1]
+        if remaining:
+            # The median of the last three epochs: a run's first epoch also traces the step function, and is ignored
+            # as soon as there are three.
+            left = _duration(remaining * float(np.median(h.seconds[-3:])))
+            self.status.update(f"{h.label}: {h.epochs[-1]} of {self.config.epochs} epochs done, about {left} left")
+
+    def _print_epoch_line(self):
+        h = self.history_
         width = len(str(self.config.epochs))
         held_out = "val" if h.held_out == "validation" else "test"
         held_out_loss, held_out_error = getattr(h, f"{h.held_out}_loss"), getattr(h, f"{h.held_out}_error")
@@ -489,12 +501,24 @@ class _Progress(keras.callbacks.Callback):
               f"{held_out} loss {held_out_loss[-1]:.3f} error {100 * held_out_error[-1]:5.1f} %  "
               + (f"test error {100 * h.test_error[-1]:5.1f} %  " if held_out == "val" and h.test_error else "") +
               f"lr {h.learning_rate[-1]:<6.3g} {h.seconds[-1]:5.1f} s", flush=True)
-        remaining = self.config.epochs - h.epochs[-1]
-        if remaining:
-            # The median of the last three epochs: a run's first epoch also traces the step function, and is ignored
-            # as soon as there are three.
-            left = _duration(remaining * float(np.median(h.seconds[-3:])))
-            self.status.update(f"{h.label}: {h.epochs[-1]} of {self.config.epochs} epochs done, about {left} left")
+
+
+# A run of more epochs prints a line for about this many of them (all epochs stay in the history).
+EPOCH_LINES = 20
+
+
+def shows_epoch_line(epoch: int, epochs: int, learning_rates: list[float]) -> bool:
+    """Whether epoch ``epoch`` (counted from 1) of a run of ``epochs`` gets a line in the log.
+
+    Every epoch, for runs of up to ``EPOCH_LINES`` epochs. A longer run (the paper profile's 182) would print
+    hundreds of lines per chapter, so it prints every k-th epoch (about ``EPOCH_LINES`` lines), the first and the
+    last, and each epoch whose learning rate differs from the one before (where the curves change).
+    """
+    if epochs <= EPOCH_LINES or epoch in (1, epochs):
+        return True
+    if len(learning_rates) >= 2 and learning_rates[-1] != learning_rates[-2]:
+        return True
+    return epoch % -(-epochs // EPOCH_LINES) == 0
 
 
 def _duration(seconds: float) -> str:

@@ -296,3 +296,14 @@ def test_duration_is_readable():
 def test_bad_input_is_refused(dataset, call, message):
     with pytest.raises(ValueError, match=message):
         call(dataset)
+
+
+def test_long_runs_print_about_twenty_epoch_lines_and_every_change_of_learning_rate():
+    assert all(train.shows_epoch_line(epoch, 8, [0.1] * epoch) for epoch in range(1, 9))  # short: every epoch
+    paper = profiles.PAPER
+    rates = [paper.learning_rate_at(epoch * 351 - 1, 351) for epoch in range(1, paper.epochs + 1)]
+    shown = [epoch for epoch in range(1, paper.epochs + 1)
+             if train.shows_epoch_line(epoch, paper.epochs, rates[:epoch])]
+    assert shown[0] == 1 and shown[-1] == 182 and 20 <= len(shown) <= 25
+    assert 92 in shown and 138 in shown  # the first epochs at 0.01 and 0.001
+    assert 10 in shown and 11 not in shown  # every 10th epoch (182 / 20, rounded up)
