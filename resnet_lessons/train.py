@@ -289,9 +289,8 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
             model architecture, config and seed resumes after the last saved epoch, and returns at once if the run
             is complete. The config's ``epochs`` may grow between calls: the run is then extended.
         label: the run's name in the history and on plots; defaults to the model's name.
-        verbose: print a header and a line per epoch (about EPOCH_LINES lines for longer runs), and show the
-            time left in a live status that a stored
-            notebook does not keep (see :mod:`resnet_lessons.progress`).
+        verbose: print a header and a line per epoch (about ``EPOCH_LINES`` lines for longer runs), and show the
+            time left in a live status that a stored notebook does not keep (see :mod:`resnet_lessons.progress`).
         callbacks: more Keras callbacks, run after the checkpoint is saved.
         strategy: the ``tf.distribute`` strategy to train under; ``None`` is the one the model was built under (the
             default one-device strategy unless it was built inside a ``strategy.scope()``). The model must have
