@@ -1,9 +1,8 @@
 """Is the degradation problem robust? Train plain nets of several depths under one recipe for several seeds.
 
-Chapter 1 shows, for one seed, that plain-56 ends with a higher *training* error than plain-20 under the same
-recipe, although it clearly learns: the paper's degradation ("trains, but converges to a higher error"), not a
-failure to start. This script repeats the experiment for other seeds (the seed decides the initial weights and the
-order of the batches) and prints the final training and test error of every run, then, per seed, the gap between the
+The paper's degradation is a deep plain net that trains, but ends with a higher *training* error than a shallower
+one under the same recipe, not a failure to start. This script trains plain nets of several depths for several
+seeds (the seed decides the initial weights and the order of the batches) and prints the final training and test error of every run, then, per seed, the gap between the
 deepest and the shallowest net and how far below chance the deepest one got. It exits with status 1 if, for some
 seed, the deepest net's final training error is not at least ``--min-gap`` percentage points above the shallowest
 net's, or not at least ``--min-below-chance`` points below chance level (90 % for ten classes).
@@ -15,11 +14,12 @@ With ``--json`` it writes a :class:`resnet_lessons.run_report.RunReport` (every 
 command, machine, date, versions and load) after each finished run; with ``--checkpoints`` every epoch is saved, and
 the same command run again resumes where it stopped. Chapter 1 plots the stored run made by
 
-    python benchmarks/degradation_seeds.py --profile medium --epochs 3 --checkpoints checkpoints/degradation \
+    python benchmarks/degradation_seeds.py --profile medium --checkpoints checkpoints/medium \
         --json book/data/degradation_medium.json
 
-(about 25 minutes on 2 idle CPU cores), because in the quick profile's few hundred steps plain-56 does not leave
-chance, while the paper's recipe on all the images lets it learn.
+(about 80 minutes on 2 CPU cores: per seed about 8 minutes for plain-20 and 19 for plain-56), because in the quick
+profile's few hundred steps plain-56 does not leave chance, while the paper's recipe on all the images lets it learn.
+``benchmarks/figure6.py`` with the same ``--checkpoints`` folder reads these runs back instead of training them again.
 
 Usage (from the repository root; about 6 minutes for the defaults on 2 idle CPU cores):
 
