@@ -2,8 +2,9 @@
 
 The paper's degradation is a deep plain net that trains, but ends with a higher *training* error than a shallower
 one under the same recipe, not a failure to start. This script trains plain nets of several depths for several
-seeds (the seed decides the initial weights and the order of the batches) and prints the final training and test error of every run, then, per seed, the gap between the
-deepest and the shallowest net and how far below chance the deepest one got. It exits with status 1 if, for some
+seeds (the seed decides the initial weights and the order of the batches) and prints the final training and test
+error of every run, then, per seed, the gap between the deepest and the shallowest net and how far below chance the
+deepest one got. It exits with status 1 if, for some
 seed, the deepest net's final training error is not at least ``--min-gap`` percentage points above the shallowest
 net's, or not at least ``--min-below-chance`` points below chance level (90 % for ten classes).
 

@@ -111,8 +111,8 @@ TF32_COMPUTE_CAPABILITY = (8, 0)
 
 def tf32_in_effect(device: str, compute_capability: tuple[int, int] | None, enabled: bool) -> bool:
     """Whether float32 convolutions and matmuls run as TF32: on a GPU of capability 8.0 or later, if enabled."""
-    return device == "gpu" and compute_capability is not None and tuple(compute_capability) >= TF32_COMPUTE_CAPABILITY \
-        and bool(enabled)
+    return (device == "gpu" and compute_capability is not None
+            and tuple(compute_capability) >= TF32_COMPUTE_CAPABILITY and bool(enabled))
 
 
 def set_tf32(enabled: bool) -> None:
