@@ -87,6 +87,8 @@ def mean_curve(report: RunReport, name: str, split: str = "train") -> tuple[np.n
     ``split`` is ``"train"``, ``"validation"`` or ``"test"``. Only the epochs every seed has finished are averaged,
     so a report written while a seed is still training gives an honest, shorter curve.
     """
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"split must be 'train', 'validation' or 'test', got {split!r}")
     histories = [run.history for run in report.runs if run.name == name]
     if not histories:
         report.mean_final(name, "train_error")  # raises the error that names the runs there are

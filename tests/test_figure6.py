@@ -121,6 +121,8 @@ def test_curves_are_averaged_over_seeds_and_cut_to_the_epochs_all_seeds_finished
     assert list(iterations) == [1] and errors == pytest.approx([35.0])
     with pytest.raises(ValueError, match="no run of 'plain-56'"):
         figure6.mean_curve(report, "plain-56")
+    with pytest.raises(ValueError, match="split must be 'train', 'validation' or 'test', got 'val'"):
+        figure6.mean_curve(report, "resnet-56", "val")
 
 
 def test_the_figure_has_the_papers_layout():
