@@ -63,6 +63,22 @@ class RunReport:
                              f"{', '.join(sorted({run.name for run in self.runs})) or 'none'}")
         return sum(values) / len(values)
 
+    def describe(self) -> str:
+        """Where the report came from, in the lines a chapter prints above its figures: data, recipe, command,
+        machine, date, versions, load, and how long the runs took (or that the benchmark has not finished)."""
+        where = self.environment
+        data_description = self.runs[0].history.data_description if self.runs else "no runs yet"
+        lines = [f"Data of the stored run: {data_description}",
+                 f"Recipe: {self.config.describe()}",
+                 f"Made by: {self.command}",
+                 f"On a {where.get('cpu_cores', '?')}-core CPU ({where.get('cpu', 'unknown')}), "
+                 f"{str(where.get('date_utc', '?'))[:10]}, TensorFlow {where.get('tensorflow', '?')}, Keras "
+                 f"{where.get('keras', '?')}; load average {where.get('load_average')} at the start, "
+                 f"{self.load_average_after} at the end",
+                 f"{len(self.runs)} runs, {self.seconds / 60:.0f} minutes of training"
+                 + ("" if self.complete else " so far: the benchmark has not finished")]
+        return "\n".join(lines)
+
     def to_dict(self) -> dict:
         return {
             "report_version": REPORT_VERSION,
@@ -123,6 +139,41 @@ class PlannedRun:
         return f"{'resnet' if self.residual else 'plain'}-{self.depth}"
 
 
+def checkpoint_folder(checkpoints, planned: PlannedRun) -> pathlib.Path:
+    """The subfolder of ``checkpoints`` that holds ``planned``'s epochs: ``<name>-seed<seed>``."""
+    return pathlib.Path(checkpoints) / f"{planned.name}-seed{planned.seed}"
+
+
+def trained_network(planned: PlannedRun, checkpoints, config: profiles.TrainConfig, *, num_classes: int = 10):
+    """The network of a run :func:`run_plan` finished, with the weights of its last epoch, read from ``checkpoints``.
+
+    For measurements on the trained networks of a stored benchmark (chapter 4's layer responses) without training
+    them again. The checkpoints are not in the repository: they exist where the benchmark ran.
+
+    Raises:
+        ValueError: if there is no checkpoint of the run, or it belongs to another profile or network, or it has
+            fewer than ``config.epochs`` epochs.
+    """
+    folder = checkpoint_folder(checkpoints, planned)
+    run_file = folder / train.RUN_FILE
+    if not run_file.is_file():
+        raise ValueError(f"no checkpoint of {planned.name} seed {planned.seed} in {str(folder)!r}: train it first "
+                         f"with the benchmark that made the report, giving it --checkpoints {str(checkpoints)!r}")
+    saved = json.loads(run_file.read_text())
+    model = models.cifar_network(planned.depth, residual=planned.residual, input_shape=config.input_shape,
+                                 num_classes=num_classes)
+    profile = (saved.get("config") or {}).get("name")
+    if saved.get("model") != model.name or profile != config.name or saved.get("seed") != planned.seed:
+        raise ValueError(f"checkpoint {str(folder)!r} holds {saved.get('model')!r} of profile {profile!r}, seed "
+                         f"{saved.get('seed')!r}; expected {model.name!r} of profile {config.name!r}, seed "
+                         f"{planned.seed}")
+    if saved.get("epochs_done", 0) < config.epochs:
+        raise ValueError(f"checkpoint {str(folder)!r} holds {saved.get('epochs_done', 0)} of {config.epochs} epochs: "
+                         f"finish the run first")
+    model.load_weights(folder / saved["latest"] / "model.weights.h5")
+    return model
+
+
 def run_plan(plan: list[PlannedRun], dataset: data.ImageDataset, config: profiles.TrainConfig, *, command: str,
              report_path=None, checkpoints=None) -> RunReport:
     """Train every run of ``plan`` in order under ``config`` and collect them in a :class:`RunReport`.
@@ -141,7 +192,7 @@ def run_plan(plan: list[PlannedRun], dataset: data.ImageDataset, config: profile
         seeding.set_seed(planned.seed)
         model = models.cifar_network(planned.depth, residual=planned.residual, input_shape=config.input_shape,
                                      num_classes=dataset.num_classes)
-        folder = pathlib.Path(checkpoints) / f"{planned.name}-seed{planned.seed}" if checkpoints else None
+        folder = checkpoint_folder(checkpoints, planned) if checkpoints else None
         history = train.train(model, dataset, profiles.for_depth(config, planned.depth), seed=planned.seed,
                               label=planned.name, checkpoint_dir=folder)
         report.runs.append(Run(name=planned.name, depth=planned.depth, residual=planned.residual, seed=planned.seed,

@@ -99,3 +99,16 @@ def test_a_plan_reuses_the_runs_another_benchmark_finished(tmp_path, capsys):
 def test_an_empty_plan_is_refused():
     with pytest.raises(ValueError, match="no runs"):
         run_report.run_plan([], None, profiles.MEDIUM, command="x")
+
+
+def test_a_report_says_where_it_came_from():
+    described = report(environment={"cpu": "test CPU", "cpu_cores": 2, "date_utc": "2026-12-01T10:00:00",
+                                    "tensorflow": "2.21.0", "keras": "3.15.1", "load_average": [0.5, 0.4, 0.3]})
+    lines = described.describe().splitlines()
+    assert lines[0] == "Data of the stored run: CIFAR-10, test data"
+    assert lines[1].startswith("Recipe: profile 'medium': 2 epochs")
+    assert lines[2] == "Made by: python benchmarks/x.py --seeds 0"
+    assert lines[3] == ("On a 2-core CPU (test CPU), 2026-12-01, TensorFlow 2.21.0, Keras 3.15.1; load average "
+                        "[0.5, 0.4, 0.3] at the start, [1.0, 1.5, 2.0] at the end")
+    assert lines[4] == "2 runs, 2 minutes of training"
+    assert report(complete=False).describe().endswith("so far: the benchmark has not finished")
