@@ -119,7 +119,7 @@ def layout(model: keras.Model, *, layer_range: Sequence[str] | None = None) -> L
 
 
 def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = None, title: str | None = None,
-         show_names: bool = True, show_shapes: bool = True, ax=None):
+         show_names: bool = True, show_shapes: bool = True, show_terms: bool = True, ax=None):
     """Draw a block (or any small model) as boxes and arrows, laid out by :func:`layout`.
 
     Args:
@@ -128,6 +128,11 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
         title: the figure's title; defaults to the model's name.
         show_names: print each layer's name under its label, so the figure can be matched with ``model.summary()``.
         show_shapes: print each layer's output shape to the left of its box.
+        show_terms: label every addition's terms as the paper's Fig. 2 does: the block's input
+            :math:`\\mathbf{x}` where the shortcut leaves the main path, :math:`\\mathcal{F}(\\mathbf{x})` on the
+            branch's arrow into the addition, and the sum on the arrow out of it (:math:`+ \\mathbf{x}` for an
+            identity shortcut, :math:`+ W_s\\mathbf{x}` for a projection, :math:`+` shortcut for option A's
+            zero-padding).
         ax: axes to draw on; a new figure sized to the diagram is made when ``None``.
 
     Returns:
@@ -175,6 +180,10 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
             ax.text(_LANE + 0.08, middle, "identity", rotation=90, ha="left", va="center", fontsize=8,
                     color="#333333")
 
+    if show_terms:
+        for position, text in _terms(diagram, centres):
+            ax.text(*position, text, ha="left", va="center", fontsize=8.5, color="#1f4e9c")
+
     left = -_BOX_WIDTH / 2 - (1.3 if show_shapes else 0.2)
     right = (columns - 1) * _COLUMN_SPACING + _BOX_WIDTH / 2 + (1.3 if show_shapes and columns > 1 else 0.2)
     ax.set_xlim(left, max(right, _LANE + 0.6))
@@ -183,6 +192,60 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
     ax.axis("off")
     ax.set_title(title or default_title or "")
     return figure
+
+
+def _terms(diagram: Layout, centres) -> list[tuple[tuple[float, float], str]]:
+    """Where to write x, F(x) and the sum of every addition on the main path, and what to write."""
+    by_name = {box.name: box for box in diagram.boxes}
+    parents = {box.name: [start for start, end in diagram.edges if end == box.name] for box in diagram.boxes}
+    children = {box.name: [end for start, end in diagram.edges if start == box.name] for box in diagram.boxes}
+    # Just right of the main column's arrows, halfway between two rows of boxes.
+    offset = 0.12
+    labels = []
+    for merge in diagram.boxes:
+        if merge.kind != "merge" or merge.column != 0 or len(parents[merge.name]) != 2:
+            continue
+        branch = [name for name in parents[merge.name]
+                  if by_name[name].column == 0 and by_name[name].row == merge.row - 1]
+        if not branch:
+            continue
+        shortcut = next(name for name in parents[merge.name] if name != branch[0])
+        source, path = shortcut, []
+        while by_name[source].column != 0 and parents[source]:  # up the shortcut's own layers
+            path.append(by_name[source])
+            source = parents[source][0]
+        if not path:
+            term = r"$\mathbf{x}$"
+        elif any(box.kind == "conv" for box in path):
+            term = r"$W_s\mathbf{x}$"
+        else:
+            term = r"shortcut($\mathbf{x}$)"
+        x, y = centres[branch[0]]
+        labels.append(((x + offset, y - 0.5), r"$\mathcal{F}(\mathbf{x})$"))
+        x, y = centres[source]
+        labels.append(((x + offset, y - 0.5), r"$\mathbf{x}$"))
+        if children[merge.name]:
+            x, y = centres[merge.name]
+            labels.append(((x + offset, y - 0.5), r"$\mathcal{F}(\mathbf{x})$ + " + term))
+    return labels
+
+
+def same_scale(axes) -> None:
+    """Give diagrams drawn side by side (with :func:`draw`) the same limits, so their boxes are the same size.
+
+    :func:`draw` fits each diagram to its own axes, so a diagram with fewer rows would otherwise be drawn larger.
+    Their tops stay aligned.
+    """
+    axes = list(axes)
+    if not axes:
+        raise ValueError("same_scale needs at least one axes")
+    lows = [ax.get_ylim()[0] for ax in axes]
+    highs = [ax.get_ylim()[1] for ax in axes]
+    lefts = [ax.get_xlim()[0] for ax in axes]
+    rights = [ax.get_xlim()[1] for ax in axes]
+    for ax in axes:
+        ax.set_xlim(min(lefts), max(rights))
+        ax.set_ylim(min(lows), max(highs))
 
 
 def _route(start: Box, end: Box, centres, skip: bool):

@@ -107,3 +107,41 @@ def test_sequential_models_are_a_single_column():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d1"), keras.layers.Dense(2, name="d2")])
     layout = diagram.layout(model)
     assert layout.main_path == ["d1", "d2"] and layout.box("d2").label == "dense, 2"
+
+
+def _terms(ax):
+    return [text.get_text() for text in ax.texts if "mathbf" in text.get_text()]
+
+
+@pytest.mark.parametrize("option, strides, shortcut_term", [
+    ("A", 1, r"$\mathbf{x}$"), ("A", 2, r"shortcut($\mathbf{x}$)"), ("B", 2, r"$W_s\mathbf{x}$"),
+])
+def test_the_terms_of_the_addition_are_labelled_as_in_fig_2(option, strides, shortcut_term):
+    figure = diagram.draw(_block(option, strides=strides, filters=32 if strides == 2 else 16))
+    assert _terms(figure.axes[0]) == [r"$\mathcal{F}(\mathbf{x})$", r"$\mathbf{x}$",
+                                      r"$\mathcal{F}(\mathbf{x})$ + " + shortcut_term]
+    plt.close(figure)
+
+
+def test_a_plain_block_has_no_terms_and_terms_can_be_left_out():
+    plain = equivalence.block_model(functools.partial(blocks.basic_block, residual=False),
+                                    input_shape=(8, 8, 16), filters=16, name="p")
+    figure = diagram.draw(plain)
+    assert _terms(figure.axes[0]) == []
+    plt.close(figure)
+    figure = diagram.draw(_block(), show_terms=False)
+    assert _terms(figure.axes[0]) == []
+    plt.close(figure)
+
+
+def test_diagrams_side_by_side_get_one_scale():
+    figure, axes = plt.subplots(1, 2)
+    network = models.resnet20(input_shape=(16, 16, 3))
+    diagram.draw(network, layer_range=("conv3_block1_out", "conv3_block2_out"), ax=axes[0])
+    diagram.draw(network, layer_range=("conv2_block3_out", "conv3_block2_out"), ax=axes[1])
+    assert axes[0].get_ylim() != axes[1].get_ylim()  # the longer slice has more rows
+    diagram.same_scale(axes)
+    assert axes[0].get_ylim() == axes[1].get_ylim() and axes[0].get_xlim() == axes[1].get_xlim()
+    with pytest.raises(ValueError, match="at least one axes"):
+        diagram.same_scale([])
+    plt.close(figure)
