@@ -222,12 +222,15 @@ class PredictionComparison:
     second_loss: float
     first_error: float  # fraction of examples the first model gets wrong
     second_error: float
+    only_first_right: int = 0  # examples the first model gets right and the second wrong
+    only_second_right: int = 0  # and the other way round: with only_first_right, what a paired test compares
 
 
 def compare_predictions(first: keras.Model, second: keras.Model, batches) -> PredictionComparison:
     """Run two classifiers over the same ``(images, labels)`` batches and compare outputs, predictions and losses.
 
-    Chapter 2 uses it on a trained plain-20 and the plain-56 built from it by :func:`resnet_lessons.identity.deepen`.
+    Chapter 2 uses it on a trained plain-20 and the plain-56 built from it by :func:`resnet_lessons.identity.deepen`;
+    chapter 3 uses the examples only one of two models gets right to compare shortcut options with a paired test.
     Both models run in inference mode; their outputs are taken as logits.
 
     Args:
@@ -241,6 +244,7 @@ def compare_predictions(first: keras.Model, second: keras.Model, batches) -> Pre
     max_difference = 0.0
     losses = [0.0, 0.0]
     wrong = [0, 0]
+    only_right = [0, 0]
     for images, labels in batches:
         labels = np.asarray(labels)
         outputs = [np.asarray(model(images, training=False)) for model in (first, second)]
@@ -254,12 +258,16 @@ def compare_predictions(first: keras.Model, second: keras.Model, batches) -> Pre
             wrong[index] += int(np.sum(predictions[index] != labels))
         max_difference = max(max_difference, float(np.max(np.abs(outputs[0].astype(np.float64) - outputs[1]))))
         same += int(np.sum(predictions[0] == predictions[1]))
+        right = [prediction == labels for prediction in predictions]
+        only_right[0] += int(np.sum(right[0] & ~right[1]))
+        only_right[1] += int(np.sum(right[1] & ~right[0]))
         examples += len(labels)
     if not examples:
         raise ValueError("batches held no examples")
     return PredictionComparison(examples=examples, max_logit_difference=max_difference, same_predictions=same,
                                 first_loss=losses[0] / examples, second_loss=losses[1] / examples,
-                                first_error=wrong[0] / examples, second_error=wrong[1] / examples)
+                                first_error=wrong[0] / examples, second_error=wrong[1] / examples,
+                                only_first_right=only_right[0], only_second_right=only_right[1])
 
 
 def _randomise_batch_norms(model, rng):

@@ -149,8 +149,16 @@ def test_compare_predictions_of_a_model_with_itself_and_with_another():
     expected_loss = np.mean(np.log(np.exp(logits).sum(axis=1)) - logits[np.arange(10), labels])
     assert same.first_loss == pytest.approx(expected_loss, rel=1e-5)
     assert same.first_error == np.mean(logits.argmax(axis=1) != labels)
+    assert same.only_first_right == same.only_second_right == 0
     other = equivalence.compare_predictions(first, second, batches)
     assert other.max_logit_difference > 0 and other.first_loss != other.second_loss
+    right = [np.asarray(net(images, training=False)).argmax(axis=1) == labels for net in (first, second)]
+    assert other.only_first_right + other.only_second_right > 0  # the two nets disagree somewhere
+    assert other.only_first_right == np.sum(right[0] & ~right[1])
+    assert other.only_second_right == np.sum(right[1] & ~right[0])
+    # the errors differ by exactly the examples only one of them gets right
+    assert 10 * (other.second_error - other.first_error) == pytest.approx(
+        other.only_first_right - other.only_second_right)
 
 
 def test_compare_predictions_rejects_empty_batches_and_non_models():
