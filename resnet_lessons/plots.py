@@ -77,16 +77,19 @@ def plot_training_curves(histories: Sequence[TrainingHistory], *, metric: str = 
 
 
 def plot_gradient_norms(runs: dict[str, Sequence[LayerGradient]], *, relative: bool = False, title: str | None = None,
-                        ax=None):
+                        from_output: bool = False, ax=None):
     """Plot the gradient norm of every weighted layer against its depth, one line per run, on a log scale.
 
     Chapter 1 uses it to test the vanishing-gradient explanation: if gradients vanished, the curves would fall
-    steeply towards the input (depth 1) on the log scale.
+    steeply towards the input (depth 1) on the log scale. With ``from_output=True`` the x axis counts layers back
+    from the output, the way the gradient travels, so nets of different depths line up at their outputs.
 
     Args:
         runs: ``{label: layer gradients}``, e.g. ``{"plain-56 at initialisation": gradients.layer_gradient_norms(...)}``.
         relative: plot ``gradient norm / weight norm`` instead of the gradient norm.
         title: the figure's title; state the finding.
+        from_output: x is the number of weighted layers between a layer and the output (0: the output layer)
+            instead of the layer's depth from the input.
         ax: axes to draw on; a new figure is made when ``None``.
 
     Returns:
@@ -101,9 +104,12 @@ def plot_gradient_norms(runs: dict[str, Sequence[LayerGradient]], *, relative: b
     figure, ax = _figure_and_axes(ax)
     for label, layer_gradients in runs.items():
         values = [item.relative_norm if relative else item.gradient_norm for item in layer_gradients]
-        ax.plot([item.depth for item in layer_gradients], values, marker=".", label=label)
+        depths = [item.depth for item in layer_gradients]
+        positions = [max(depths) - depth for depth in depths] if from_output else depths
+        ax.plot(positions, values, marker=".", label=label)
     ax.set_yscale("log")
-    ax.set_xlabel("layer (1 = next to the input)")
+    ax.set_xlabel("layers back from the output (0 = the output layer)" if from_output
+                  else "layer (1 = next to the input)")
     ax.set_ylabel("|gradient| / |weights|" if relative else "gradient norm |d loss / d kernel|")
     ax.grid(alpha=0.3, which="both")
     ax.legend()

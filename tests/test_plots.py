@@ -100,6 +100,16 @@ def test_gradient_norm_plot_has_one_line_per_run_on_a_log_scale():
     plt.close(figure)
 
 
+def test_gradient_norm_plot_can_count_layers_back_from_the_output():
+    shallow = [LayerGradient(name=f"s{depth}", depth=depth, gradient_norm=1.0, weight_norm=1.0) for depth in (1, 2, 3)]
+    deep = [LayerGradient(name=f"d{depth}", depth=depth, gradient_norm=1.0, weight_norm=1.0) for depth in range(1, 7)]
+    figure = plots.plot_gradient_norms({"shallow": shallow, "deep": deep}, from_output=True)
+    ax = figure.axes[0]
+    assert list(ax.get_lines()[0].get_xdata()) == [2, 1, 0] and list(ax.get_lines()[1].get_xdata()) == [5, 4, 3, 2, 1, 0]
+    assert "back from the output" in ax.get_xlabel()
+    plt.close(figure)
+
+
 def test_gradient_norm_plot_rejects_bad_runs():
     with pytest.raises(ValueError, match="non-empty dict"):
         plots.plot_gradient_norms({})
