@@ -168,6 +168,41 @@ def check_projection_block(block) -> CheckResult:
         return CheckResult(False, f"{case}, {hint}.")
     return CheckResult(True, "your block has the package block's parameters and computes the same outputs.")
 
+def check_chance_loss(answer, num_classes: int = 10) -> CheckResult:
+    """Check the cross-entropy of a classifier that gives every class the same probability (chapter 1).
+
+    That loss, :math:`-\\ln(1 / C) = \\ln C` for :math:`C` classes, is where every freshly initialised classifier
+    starts and where one that learns nothing stays. The hints recognise the chance *error*, the probability itself,
+    a base-10 or base-2 logarithm and a lost minus sign.
+
+    Args:
+        answer: the student's loss, a number.
+        num_classes: the number of classes.
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}")
+    if _unanswered(answer):
+        return NO_ANSWER
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+        raise ValueError(f"answer must be a number, got {answer!r}")
+    expected = math.log(num_classes)
+    if math.isclose(answer, expected, rel_tol=1e-3):
+        return CheckResult(True, f"-ln(1/{num_classes}) = ln {num_classes} = {expected:.4f}.")
+    hints = [(1 - 1 / num_classes, "that is the chance error rate; the loss is the cross-entropy, -ln p of the "
+                                   "correct class's probability p"),
+             (1 / num_classes, "that is the probability of the correct class; the loss is -ln of it"),
+             (math.log10(num_classes), "that is a base-10 logarithm; cross-entropy uses the natural logarithm, "
+                                       "math.log"),
+             (math.log2(num_classes), "that is a base-2 logarithm (bits); Keras' cross-entropy uses the natural "
+                                      "logarithm, math.log"),
+             (-expected, "the sign is lost: ln p is negative for p < 1, the loss is -ln p")]
+    for value, hint in hints:
+        if math.isclose(answer, value, rel_tol=1e-3):
+            return CheckResult(False, f"{answer:.4g}: {hint}.")
+    return CheckResult(False, f"{answer:.4g} is not it: the loss of one image is -ln of the probability given to its "
+                              f"correct class, here 1/{num_classes} for every image.")
+
+
 def _unanswered(answer) -> bool:
     return answer is None or answer is Ellipsis
 

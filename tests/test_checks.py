@@ -54,3 +54,20 @@ def test_placeholder_answers_ask_for_an_answer(resnet20, placeholder):
     for result in (checks.check_parameter_count(resnet20, placeholder),
                    checks.check_feature_map_shape(resnet20, "conv3_block1_out", placeholder)):
         assert not result and "no answer yet" in str(result)
+
+
+def test_the_chance_loss_and_its_usual_slips():
+    import math
+
+    assert checks.check_chance_loss(-math.log(1 / 10))
+    assert "ln 10 = 2.3026" in str(checks.check_chance_loss(2.3026))
+    assert checks.check_chance_loss(math.log(100), num_classes=100)
+    for answer, hint in [(0.9, "chance error"), (0.1, "probability of the correct class"), (1.0, "base-10"),
+                         (math.log2(10), "base-2"), (-2.302585, "sign"), (2.0, "is not it")]:
+        result = checks.check_chance_loss(answer)
+        assert not result and hint in str(result), (answer, str(result))
+    assert checks.check_chance_loss(...) is checks.NO_ANSWER
+    with pytest.raises(ValueError, match="answer must be a number, got 'ln 10'"):
+        checks.check_chance_loss("ln 10")
+    with pytest.raises(ValueError, match="num_classes must be an integer of at least 2, got 1"):
+        checks.check_chance_loss(2.3, num_classes=1)
