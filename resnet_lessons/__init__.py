@@ -22,6 +22,8 @@ Import the modules you need; importing the package itself loads nothing else and
 - ``equivalence``: copy weights between two implementations, pair layers by structure, compare their outputs.
 - ``bench``, ``hardware``: honest timing of forward, backward and training steps, the machine's matmul ceiling,
   and what the machine is (chapter 6; ``python -m resnet_lessons.bench --help``).
+- ``lesions``, ``shattered``, ``initializers``: residual nets as ensembles of paths (block deletions, path
+  gradients), shattered gradients of 1-D inputs, and Dirac initialisation (chapter 7).
 - ``plots``: training curves, gradient norms and image grids; ``checks``: checkers for the exercises.
 - ``seeding``: the one call that makes a run repeatable.
 """

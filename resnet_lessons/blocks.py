@@ -24,6 +24,16 @@ The *bottleneck* block of ResNet-50/101/152 (Sec. 4.1, Fig. 5, chapter 5) replac
 convolution that expands them again. The paper puts a downsampling block's stride on the first 1x1 convolution;
 the later "ResNet v1.5" (torchvision's and NVIDIA's reference models) moves it to the 3x3 convolution, so that no
 1x1 convolution skips three of every four pixels; it costs a few percent more multiply-adds (chapter 5 counts them).
+
+Options for chapter 7, all off by default (the layers, names and parameter counts above do not change):
+
+- ``gated=True`` puts a :class:`Gate` on a basic block's residual branch (``{name}_branch_gate``) and on its shortcut
+  (``{name}_shortcut_gate``), so a block can be deleted at test time and the gradient let through one side only
+  (:mod:`resnet_lessons.lesions`). A gated *plain* block gets the parameter-free option A shortcut too, closed
+  (gate 0), so that deleting it means the same in both nets: the block is replaced by its option A shortcut.
+- ``kernel_initializer`` sets the 3x3 convolutions' initialiser (e.g. :class:`resnet_lessons.initializers.Dirac`).
+- ``batch_norm=False`` leaves batch norm out (the convolutions get biases instead), and ``skip_init=True`` scales
+  the residual branch by a trainable scalar :class:`SkipInit` that starts at zero (De and Smith 2020).
 """
 
 from __future__ import annotations
@@ -91,8 +101,88 @@ class ZeroPadShortcut(layers.Layer):
         return {**super().get_config(), "filters": self.filters, "strides": self.strides}
 
 
+@keras.saving.register_keras_serializable(package="resnet_lessons")
+class Gate(layers.Layer):
+    """Scale a tensor by a *forward* gate, and its gradient by a *backward* gate as well (chapter 7).
+
+    The output is ``forward * x``; the gradient that flows back through the layer is multiplied by
+    ``forward * backward``. A forward gate of 0 on a residual branch deletes the block at test time (Veit et al.
+    2016); a backward gate of 0 on the branch or on the shortcut lets the gradient through the other side only,
+    without changing the forward value, which is how the gradient of one path through the network is measured.
+
+    The gates are non-trainable scalar variables, so that assigning new values (:mod:`resnet_lessons.lesions` does)
+    changes what a compiled ``tf.function`` computes without tracing it again. The backward gate is applied as
+    ``stop_gradient(z) + backward * (z - stop_gradient(z))`` with ``z = forward * x``: ``z - stop_gradient(z)`` is
+    exactly 0, so the forward value is ``z`` to the last bit whatever the backward gate.
+
+    Args:
+        forward: the forward gate's initial (and default) value.
+        backward: the backward gate's initial value.
+    """
+
+    def __init__(self, forward: float = 1.0, backward: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        for argument, value in (("forward", forward), ("backward", backward)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise ValueError(f"{argument} must be a number, got {value!r}")
+        self.default_forward = float(forward)
+        self.default_backward = float(backward)
+
+    def build(self, input_shape):
+        self.forward_gate = self.add_weight(name="forward", shape=(), trainable=False,
+                                            initializer=keras.initializers.Constant(self.default_forward))
+        self.backward_gate = self.add_weight(name="backward", shape=(), trainable=False,
+                                             initializer=keras.initializers.Constant(self.default_backward))
+
+    def call(self, inputs):
+        z = inputs * keras.ops.cast(self.forward_gate, inputs.dtype)
+        frozen = keras.ops.stop_gradient(z)
+        return frozen + keras.ops.cast(self.backward_gate, inputs.dtype) * (z - frozen)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "forward": self.default_forward, "backward": self.default_backward}
+
+
+@keras.saving.register_keras_serializable(package="resnet_lessons")
+class SkipInit(layers.Layer):
+    """Multiply a residual branch by one trainable scalar that starts at ``initial_value`` (0: SkipInit).
+
+    De and Smith (2020) trace batch norm's benefit in residual networks to its effect at initialisation: it scales
+    each residual branch down against the shortcut, so the deep network starts close to the identity. SkipInit gets
+    that without normalisation: a scalar ``alpha`` on every branch, initialised to zero, so every block starts as
+    its shortcut (chapter 7). ``alpha`` is named ``scale``, not ``kernel``, so the book's weight decay leaves it alone.
+
+    Args:
+        initial_value: the scalar's initial value.
+    """
+
+    def __init__(self, initial_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(initial_value, bool) or not isinstance(initial_value, (int, float)) or \
+                initial_value != initial_value:
+            raise ValueError(f"initial_value must be a number, got {initial_value!r}")
+        self.initial_value = float(initial_value)
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(name="scale", shape=(), trainable=True,
+                                     initializer=keras.initializers.Constant(self.initial_value))
+
+    def call(self, inputs):
+        return inputs * keras.ops.cast(self.scale, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "initial_value": self.initial_value}
+
+
 def conv_bn(x, filters: int, kernel_size: int, strides: int, name: str, *, use_bias: bool = False,
-            gamma_zero: bool = False, padding: str = "same"):
+            gamma_zero: bool = False, padding: str = "same", kernel_initializer="he_normal",
+            batch_norm: bool = True):
     """A convolution followed by batch norm, named ``{name}_conv`` and ``{name}_bn``.
 
     The convolution has no bias by default: the batch norm right after it subtracts the mean anyway, and the paper's
@@ -110,19 +200,25 @@ def conv_bn(x, filters: int, kernel_size: int, strides: int, name: str, *, use_b
         padding: ``"same"`` (default) or ``"valid"``, for a convolution whose input was padded explicitly.
             TensorFlow's ``"same"`` pads a stride-2 convolution only at the bottom and right; explicit symmetric
             padding (as in ``keras.applications`` and PyTorch) is needed where weights must line up with theirs.
+        kernel_initializer: the convolution's initialiser; He's by default.
+        batch_norm: add the batch norm; ``False`` returns the convolution's output (chapter 7's nets without it).
 
     Returns:
-        The normalised tensor, before any activation.
+        The normalised tensor (or the convolution's output without batch norm), before any activation.
     """
+    if gamma_zero and not batch_norm:
+        raise ValueError("gamma_zero=True needs batch_norm=True: it sets the batch norm's initial scale")
     x = layers.Conv2D(
         filters,
         kernel_size,
         strides=strides,
         padding=padding,
         use_bias=use_bias,
-        kernel_initializer="he_normal",
+        kernel_initializer=kernel_initializer,
         name=f"{name}_conv",
     )(x)
+    if not batch_norm:
+        return x
     return layers.BatchNormalization(
         momentum=BATCH_NORM_MOMENTUM,
         epsilon=BATCH_NORM_EPSILON,
@@ -155,7 +251,8 @@ def shortcut(x, filters: int, strides: int, option: str, name: str, *, use_bias:
 
 
 def basic_block(x, filters: int, strides: int = 1, *, name: str, residual: bool = True, shortcut_option: str = "A",
-                zero_init_residual: bool = False, use_bias: bool = False):
+                zero_init_residual: bool = False, use_bias: bool = False, kernel_initializer="he_normal",
+                batch_norm: bool = True, skip_init: bool = False, gated: bool = False):
     """The two-layer block of ResNet-18/34 and the CIFAR nets: 3x3 conv-BN-ReLU, 3x3 conv-BN, (+ shortcut), ReLU.
 
     With ``residual=False`` it is the matching *plain* block: the same two layers without the shortcut, which is
@@ -172,18 +269,41 @@ def basic_block(x, filters: int, strides: int = 1, *, name: str, residual: bool 
             block computes ``relu(x)``, the identity on the non-negative outputs of a previous block (Goyal et al.
             2017; chapter 2).
         use_bias: give the convolutions a bias.
+        kernel_initializer: initialiser of both 3x3 convolutions (chapter 7 starts a plain net at the identity with
+            :class:`resnet_lessons.initializers.Dirac`).
+        batch_norm: follow each convolution by batch norm (``False``: chapter 7's nets without normalisation).
+        skip_init: multiply the residual branch by a :class:`SkipInit` scalar ``{name}_skip_init`` that starts at
+            0 (residual blocks only).
+        gated: add the :class:`Gate` layers ``{name}_branch_gate`` and ``{name}_shortcut_gate`` (see the module
+            docstring); a plain block gets a closed option A shortcut to delete it into.
 
     Returns:
         The block's output ``(batch, H / strides, W / strides, filters)``.
     """
     _validate_block_arguments(filters, strides)
     shortcut_option = validate_shortcut(shortcut_option)
-    y = conv_bn(x, filters, 3, strides, f"{name}_1", use_bias=use_bias)
+    for flag, value in (("batch_norm", batch_norm), ("skip_init", skip_init), ("gated", gated)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False, got {value!r}")
+    if skip_init and not residual:
+        raise ValueError("skip_init=True needs residual=True: it scales the residual branch, which a plain block lacks")
+    if zero_init_residual and not batch_norm:
+        raise ValueError("zero_init_residual=True needs batch_norm=True: it zeroes the last batch norm's scale "
+                         "(without batch norm, skip_init=True starts the branch at zero)")
+    y = conv_bn(x, filters, 3, strides, f"{name}_1", use_bias=use_bias, kernel_initializer=kernel_initializer,
+                batch_norm=batch_norm)
     y = layers.Activation("relu", name=f"{name}_1_relu")(y)
-    y = conv_bn(y, filters, 3, 1, f"{name}_2", use_bias=use_bias, gamma_zero=residual and zero_init_residual)
-    if residual:
-        y = layers.Add(name=f"{name}_add")([shortcut(x, filters, strides, shortcut_option, name, use_bias=use_bias),
-                                            y])
+    y = conv_bn(y, filters, 3, 1, f"{name}_2", use_bias=use_bias, gamma_zero=residual and zero_init_residual,
+                kernel_initializer=kernel_initializer, batch_norm=batch_norm)
+    if skip_init:
+        y = SkipInit(0.0, name=f"{name}_skip_init")(y)
+    if residual or gated:
+        # A gated plain block's shortcut is option A (no parameters), closed: the block computes what it did.
+        side = shortcut(x, filters, strides, shortcut_option if residual else "A", name, use_bias=use_bias)
+        if gated:
+            side = Gate(forward=1.0 if residual else 0.0, name=f"{name}_shortcut_gate")(side)
+            y = Gate(name=f"{name}_branch_gate")(y)
+        y = layers.Add(name=f"{name}_add")([side, y])
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 

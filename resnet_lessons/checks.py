@@ -250,3 +250,43 @@ def check_achieved_gflops(result, answer) -> CheckResult:
     return CheckResult(False, f"{answer:.4g} is not it: divide the operations of one step (2 per multiply-add, for "
                               "every image of the batch, times 3 with a backward pass) by the median step time, "
                               "then by 10^9.")
+
+
+def check_path_count(num_blocks: int, length: int, answer) -> CheckResult:
+    """Check a count of the paths of ``length`` residual branches through a net of ``num_blocks`` blocks (chapter 7).
+
+    Unrolled, a net of ``n`` blocks has ``2**n`` paths, each block crossed by its branch or its shortcut, so
+    ``comb(n, k)`` of them cross exactly ``k`` branches. The hints recognise the total ``2**n``, the fraction
+    ``comb(n, k) / 2**n`` instead of the count, ordered choices ``n! / (n - k)!`` and ``n**k``.
+
+    Args:
+        num_blocks: the net's blocks ``n`` (ResNet-20 has 9, ResNet-56 27, ResNet-110 54).
+        length: the path length ``k``, from 0 to ``num_blocks``.
+        answer: the student's count, an integer.
+    """
+    for name, value, least in (("num_blocks", num_blocks, 1), ("length", length, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    if length > num_blocks:
+        raise ValueError(f"length must be at most num_blocks={num_blocks}, got {length}")
+    if _unanswered(answer):
+        return NO_ANSWER
+    expected = math.comb(num_blocks, length)
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+        raise ValueError(f"answer must be a number of paths, got {answer!r}")
+    if answer == expected:
+        return CheckResult(True, f"{expected:,} of the {2**num_blocks:,} paths cross exactly {length} branches: "
+                                 f"choose which {length} of the {num_blocks} blocks, comb({num_blocks}, {length}).")
+    hints = {
+        2**num_blocks: "that is every path; count only those that cross exactly "
+                       f"{length} branches",
+        expected / 2**num_blocks: "that is the fraction of all paths; the count is that times 2**n",
+        math.perm(num_blocks, length): "that counts ordered choices; the blocks of a path come in the network's "
+                                       "order, so divide by k!",
+        num_blocks**length: "that counts choices with repetition and order; a path crosses each block once",
+    }
+    for value, hint in hints.items():
+        if math.isclose(answer, value, rel_tol=1e-9):
+            return CheckResult(False, f"{answer:,} is not it: {hint}.")
+    return CheckResult(False, f"{answer:,} is not it: a path crosses each block once, by its branch or by its "
+                              f"shortcut; how many ways are there to choose the {length} blocks whose branch it takes?")

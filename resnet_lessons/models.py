@@ -1,4 +1,4 @@
-"""Plain and residual networks, all made by one builder (chapters 1, 3, 4 and 5).
+"""Plain and residual networks, all made by one builder (chapters 1, 3, 4, 5 and 7).
 
 :func:`build_network` takes a stem, a list of :class:`Stage` sizes and a block function and returns a functional
 Keras model; every named network is a short recipe on top of it, as in ``keras.applications``' ``resnet.py`` and
@@ -102,9 +102,13 @@ def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequenc
     return keras.Model(inputs, outputs, name=name)
 
 
-def cifar_stem(inputs, *, use_bias: bool = False):
-    """The CIFAR nets' first layer: a 3x3 convolution with 16 filters, batch norm and ReLU (``conv1_*``)."""
-    x = blocks.conv_bn(inputs, CIFAR_STAGE_FILTERS[0], 3, 1, "conv1", use_bias=use_bias)  # (batch, H, W, 16)
+def cifar_stem(inputs, *, use_bias: bool = False, batch_norm: bool = True):
+    """The CIFAR nets' first layer: a 3x3 convolution with 16 filters, batch norm and ReLU (``conv1_*``).
+
+    ``batch_norm=False`` leaves the batch norm out (chapter 7); the convolution keeps He initialisation always.
+    """
+    x = blocks.conv_bn(inputs, CIFAR_STAGE_FILTERS[0], 3, 1, "conv1", use_bias=use_bias,
+                       batch_norm=batch_norm)  # (batch, H, W, 16)
     return layers.Activation("relu", name="conv1_relu")(x)
 
 
@@ -120,7 +124,8 @@ def blocks_per_stage(depth: int) -> int:
 
 def cifar_network(depth: int, *, residual: bool, shortcut: str = "A", num_classes: int = 10,
                   input_shape: Sequence[int] = (32, 32, 3), zero_init_residual: bool = False,
-                  classifier_activation: str | None = None) -> keras.Model:
+                  classifier_activation: str | None = None, kernel_initializer="he_normal",
+                  batch_norm: bool = True, skip_init: bool = False, gated: bool = False) -> keras.Model:
     """A plain or residual CIFAR-10 network of ``depth = 6n + 2`` layers (the paper's Sec. 4.2).
 
     Plain and residual nets of one depth have the same layers; the residual one adds shortcuts, which under option
@@ -134,6 +139,13 @@ def cifar_network(depth: int, *, residual: bool, shortcut: str = "A", num_classe
         input_shape: ``(height, width, 3)``; the quick profile uses smaller images than CIFAR's 32x32.
         zero_init_residual: start every block's last batch-norm scale at zero (residual nets only).
         classifier_activation: activation of the last layer; ``None`` gives logits.
+        kernel_initializer: initialiser of the blocks' 3x3 convolutions (the stem keeps He's); chapter 7 starts a
+            plain net at the identity with :class:`resnet_lessons.initializers.Dirac`.
+        batch_norm: batch norm after every convolution; ``False`` leaves it out everywhere and gives the
+            convolutions biases instead (chapter 7).
+        skip_init: scale every residual branch by a trainable scalar that starts at 0 (SkipInit; residual only).
+        gated: add a forward and backward gate to every block's branch and shortcut, for lesions and path
+            gradients (:mod:`resnet_lessons.lesions`); the trainable parameters do not change.
 
     Returns:
         A ``keras.Model`` named ``resnet{depth}`` or ``plain{depth}``.
@@ -142,13 +154,19 @@ def cifar_network(depth: int, *, residual: bool, shortcut: str = "A", num_classe
     shortcut = blocks.validate_shortcut(shortcut)
     if zero_init_residual and not residual:
         raise ValueError("zero_init_residual=True needs residual=True: a plain block has no residual branch")
+    if not isinstance(batch_norm, bool):
+        raise ValueError(f"batch_norm must be True or False, got {batch_norm!r}")
+    use_bias = not batch_norm  # without batch norm nothing else gives a convolution's output a shift
 
     def block(x, filters, strides, name):
         return blocks.basic_block(x, filters, strides, name=name, residual=residual, shortcut_option=shortcut,
-                                  zero_init_residual=zero_init_residual)
+                                  zero_init_residual=zero_init_residual, use_bias=use_bias,
+                                  kernel_initializer=kernel_initializer, batch_norm=batch_norm,
+                                  skip_init=skip_init, gated=gated)
 
     stages = [Stage(n, filters, 1 if index == 0 else 2) for index, filters in enumerate(CIFAR_STAGE_FILTERS)]
-    return build_network(input_shape=input_shape, stem=cifar_stem, stages=stages, block=block,
+    stem = functools.partial(cifar_stem, use_bias=use_bias, batch_norm=batch_norm)
+    return build_network(input_shape=input_shape, stem=stem, stages=stages, block=block,
                          num_classes=num_classes, name=f"{'resnet' if residual else 'plain'}{depth}",
                          classifier_activation=classifier_activation)
 
