@@ -7,6 +7,9 @@ the kernel is a Dirac delta, 1 at the centre tap from channel ``c`` to channel `
 plus a learned kernel); ``torch.nn.init.dirac_`` is the same initialiser in PyTorch. Where a convolution widens
 (16 to 32 channels at a stage's start), only as many channels as the input has can be copied; the others start at
 zero, as in ``dirac_``, or, with ``noise > 0``, at small He-initialised values (see :class:`Dirac`).
+
+:func:`block_output_scales` measures what an initialisation does to the signal: the scale of every block's output
+on a batch (without batch norm, a He-initialised ResNet's signal grows block by block; with SkipInit it does not).
 """
 
 from __future__ import annotations
@@ -60,3 +63,35 @@ class Dirac(keras.initializers.Initializer):
 
     def get_config(self):
         return {"noise": self.noise, "seed": self.seed}
+
+
+def block_output_scales(model: keras.Model, images, *, training: bool = True) -> list[tuple[str, float]]:
+    """The root mean square of every block's output on a batch: how the signal's scale grows through the blocks.
+
+    A residual block adds its branch to its input, so without anything that scales the branch down the scale grows
+    from block to block; at He initialisation and without batch norm it roughly doubles the second moment per block.
+    The blocks are the layers named ``{block}_out`` (the package's networks), from the input on.
+
+    Args:
+        model: a network of the package (its blocks end in ``..._out`` layers).
+        images: a batch of normalised images.
+        training: run batch norm in training mode (the batch's own statistics, as in an SGD step and as it
+            normalises at initialisation); its moving statistics are restored afterwards, so the model is unchanged.
+
+    Returns:
+        ``(block name, root mean square of its output)`` per block.
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
+    outputs = [layer for layer in model.layers if layer.name.endswith("_out") and "_block" in layer.name]
+    if not outputs:
+        raise ValueError(f"model {model.name!r} has no block outputs (layers named '<block>_out')")
+    probe = keras.Model(model.input, [layer.output for layer in outputs])
+    saved = [variable.numpy() for variable in model.non_trainable_variables]
+    try:
+        values = probe(np.asarray(images, dtype="float32"), training=training)
+    finally:
+        for variable, value in zip(model.non_trainable_variables, saved):
+            variable.assign(value)
+    return [(layer.name[: -len("_out")], float(np.sqrt(np.mean(np.square(keras.ops.convert_to_numpy(value))))))
+            for layer, value in zip(outputs, values)]

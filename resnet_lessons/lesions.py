@@ -12,8 +12,8 @@ of paths that cross ``k`` branches is ``comb(n, k)``. Two of their experiments r
 
 Both need a network built with ``gated=True`` (:func:`resnet_lessons.models.cifar_network`), whose blocks carry
 :class:`resnet_lessons.blocks.Gate` layers; :meth:`GatedNetwork.from_trained` builds one and copies a trained
-network's weights into it. The gates are variables, so one compiled function serves every lesion and every path:
-:attr:`GatedNetwork.traces` counts how often it was traced.
+network's weights into it. The gates are variables, so one compiled evaluation serves every lesion and one compiled
+gradient every path: :attr:`GatedNetwork.traces` counts how often they were traced.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def _changes_shape(model: keras.Model, block: str) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class SingleDeletions:
-    """The test error of a network with each of its blocks deleted in turn (Veit et al. 2016, Fig. 3)."""
+    """The test error of a network with each of its blocks deleted in turn (Veit et al. 2016)."""
 
     blocks: tuple[str, ...]  # the blocks, from the input
     downsampling: tuple[bool, ...]  # whether each block changes the shape (a stage's first block)
@@ -261,7 +261,7 @@ def single_deletion_errors(network: GatedNetwork, images, labels) -> SingleDelet
 
 @dataclasses.dataclass(frozen=True)
 class RandomDeletions:
-    """The test error with ``k`` blocks deleted at random, several draws per ``k`` (Veit et al. 2016, Fig. 5a)."""
+    """The test error with ``k`` blocks deleted at random, several draws per ``k`` (Veit et al. 2016)."""
 
     counts: tuple[int, ...]  # the numbers k of blocks deleted
     errors: np.ndarray  # (len(counts), samples): the error of each draw
@@ -362,7 +362,7 @@ def _check_share(share):
 
 @dataclasses.dataclass(frozen=True)
 class PathGradients:
-    """The size of the gradient that single paths of each length carry to the input (Veit et al. 2016, Fig. 6)."""
+    """The size of the gradient that single paths of each length carry to the input (Veit et al. 2016)."""
 
     num_blocks: int  # n: the network has 2**n paths
     lengths: tuple[int, ...]  # the path lengths k measured
@@ -407,7 +407,7 @@ def path_gradient_magnitudes(network: GatedNetwork, images, labels, *, lengths: 
     """Measure the input gradient of single paths: ``samples`` random paths of each length in ``lengths``.
 
     For a path of length ``k``, ``k`` blocks drawn at random (without replacement) let the gradient through their
-    branch, all others through their shortcut (Veit et al. 2016, Sec. 5); the forward pass is the whole network's.
+    branch, all others through their shortcut (Veit et al. 2016); the forward pass is the whole network's.
     Summed over all ``2**n`` paths these gradients give the whole network's gradient exactly (the unit tests check
     it on a small network).
 

@@ -100,3 +100,21 @@ def test_check_path_count():
         checks.check_path_count(3, 4, 1)
     with pytest.raises(ValueError, match="answer must be a number"):
         checks.check_path_count(3, 1, "three")
+
+
+def test_block_output_scales_grow_without_batch_norm_and_leave_the_model_unchanged():
+    x = np.random.default_rng(0).normal(size=(8, 8, 8, 3)).astype("float32")
+    keras.utils.set_random_seed(0)
+    he = initializers.block_output_scales(models.resnet32(input_shape=(8, 8, 3), batch_norm=False), x)
+    assert [name for name, _ in he][:2] == ["conv2_block1", "conv2_block2"] and len(he) == 15
+    assert he[-1][1] > 20 * he[0][1]  # about sqrt(2) per block: 2**7 over 14 blocks
+    skip = initializers.block_output_scales(models.resnet32(input_shape=(8, 8, 3), batch_norm=False,
+                                                            skip_init=True), x)
+    assert skip[-1][1] < skip[0][1] * 1.001  # every block starts as its shortcut
+    model = models.resnet20(input_shape=(8, 8, 3))
+    before = [variable.numpy() for variable in model.non_trainable_variables]
+    initializers.block_output_scales(model, x)
+    for variable, value in zip(model.non_trainable_variables, before):
+        np.testing.assert_array_equal(variable.numpy(), value)
+    with pytest.raises(ValueError, match="no block outputs"):
+        initializers.block_output_scales(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), x)
