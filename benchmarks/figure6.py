@@ -25,6 +25,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import pathlib
 import shlex
 import sys
@@ -71,6 +72,10 @@ def main(argv=None) -> int:
     arguments = parse_arguments(argv)
     command = "python benchmarks/figure6.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     config = profiles.get_profile(arguments.profile)
+    if config.validation_examples and not config.test_every_epoch:
+        # Fig. 6 plots test error over the iterations: measure the test split after every epoch (nothing is chosen
+        # on it; the schedule is the profile's). A profile without a validation split measures it every epoch anyway.
+        config = dataclasses.replace(config, test_every_epoch=True)
     dataset = data.load_dataset(num_train=None if config.validation_examples else config.train_examples,
                                 num_test=config.test_examples)
     print(f"Profile: {config.describe()}")

@@ -139,3 +139,18 @@ def test_the_figure_has_the_papers_layout():
     test_56 = residual.lines[5]
     assert list(test_56.get_ydata()) == pytest.approx([32.0])  # the mean of 31 % and 33 %
     plt.close(figure)
+
+
+def test_the_paper_profile_measures_the_test_split_every_epoch_for_the_curves(benchmark, monkeypatch):
+    configs = []
+
+    def fake_train(model, dataset, config, *, seed, label, **ignored):
+        configs.append(config)
+        return history(label, seed, *PAPER_SHAPE[label, seed])
+
+    monkeypatch.setattr(run_report.train, "train", fake_train)
+    monkeypatch.setattr(benchmark.data, "load_dataset",
+                        lambda **kwargs: synthetic.make_synthetic_cifar(num_train=8, num_test=8, seed=0))
+    benchmark.main(["--depths", "20", "56", "--seeds", "0", "--profile", "paper"])
+    assert configs and all(config.test_every_epoch and config.epochs == profiles.PAPER.epochs for config in configs)
+    assert not profiles.PAPER.test_every_epoch  # the profile itself is unchanged
