@@ -84,10 +84,7 @@ def main(argv=None) -> int:
     report = run_report.run_plan(plan, dataset, config, command=command, report_path=arguments.json,
                                  checkpoints=arguments.checkpoints)
     print(f"\nFig. 6's shape, final errors averaged over seeds ({report.seconds / 3600:.1f} hours of training):")
-    checks = figure6.findings(report)
-    for finding in checks:
-        print(f"  {'holds' if finding.holds else 'FAILS'}: {finding.statement} ({finding.evidence})")
-    return 0 if all(finding.holds for finding in checks) else 1
+    return figure6.report_findings(figure6.findings(report))
 
 
 if __name__ == "__main__":

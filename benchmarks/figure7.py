@@ -21,7 +21,7 @@ import pathlib
 import shlex
 import sys
 
-from resnet_lessons import data, hardware, responses, run_report, train
+from resnet_lessons import data, figure6, hardware, responses, run_report, train
 
 
 def parse_arguments(argv=None) -> argparse.Namespace:
@@ -75,10 +75,7 @@ def main(argv=None) -> int:
     if arguments.json is not None:
         result.save(arguments.json)
     print("\nFig. 7's readings:")
-    checks = responses.findings(result)
-    for finding in checks:
-        print(f"  {'holds' if finding.holds else 'FAILS'}: {finding.statement} ({finding.evidence})")
-    return 0 if all(finding.holds for finding in checks) else 1
+    return figure6.report_findings(responses.findings(result))
 
 
 if __name__ == "__main__":

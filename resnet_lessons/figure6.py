@@ -81,6 +81,17 @@ def findings(report: RunReport) -> list[Finding]:
     return result
 
 
+def report_findings(findings_to_print: list[Finding]) -> int:
+    """Print each finding as ``holds`` or ``FAILS`` with its evidence; the exit status a benchmark returns.
+
+    Returns:
+        0 if every finding holds, else 1.
+    """
+    for finding in findings_to_print:
+        print(f"  {'holds' if finding.holds else 'FAILS'}: {finding.statement} ({finding.evidence})")
+    return 0 if all(finding.holds for finding in findings_to_print) else 1
+
+
 def mean_curve(report: RunReport, name: str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """``(iterations, error in percent)`` of network ``name`` after every epoch, averaged over its seeds.
 

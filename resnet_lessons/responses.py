@@ -17,7 +17,6 @@ overall size of what the layer outputs, which is the quantity its argument is ab
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import keras
@@ -26,6 +25,7 @@ import numpy as np
 
 from resnet_lessons import pipeline
 from resnet_lessons.figure6 import Finding
+from resnet_lessons.run_report import read_report_file
 from resnet_lessons.train import _write_json_atomically
 
 
@@ -127,15 +127,8 @@ class ResponseReport:
     @classmethod
     def load(cls, path) -> "ResponseReport":
         """Read a report written by :meth:`save`; a ValueError says what is wrong with a missing or foreign file."""
-        path = pathlib.Path(path)
-        if not path.is_file():
-            raise ValueError(f"no response report at {str(path)!r}: make it with benchmarks/figure7.py")
-        try:
-            values = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{str(path)!r} is not a response report (invalid JSON: {error})") from None
-        if not isinstance(values, dict) or "networks" not in values:
-            raise ValueError(f"{str(path)!r} is not a response report: it has no 'networks'")
+        values = read_report_file(path, kind="response report", required="networks",
+                                  remedy="make it with benchmarks/figure7.py")
         networks = [NetworkResponses(**network) for network in values["networks"]]
         return cls(command=values["command"], source=values["source"], environment=values["environment"],
                    networks=networks)

@@ -114,16 +114,27 @@ class RunReport:
         Raises:
             ValueError: if there is no file at ``path`` or it is not a run report of this version.
         """
-        path = pathlib.Path(path)
-        if not path.is_file():
-            raise ValueError(f"no run report at {str(path)!r}: make it with the command its chapter names")
-        try:
-            values = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{str(path)!r} is not a run report (invalid JSON: {error})") from None
-        if not isinstance(values, dict) or "runs" not in values:
-            raise ValueError(f"{str(path)!r} is not a run report: it has no 'runs'")
-        return cls.from_dict(values)
+        return cls.from_dict(read_report_file(path, kind="run report", required="runs",
+                                              remedy="make it with the command its chapter names"))
+
+
+def read_report_file(path, *, kind: str, required: str, remedy: str) -> dict:
+    """The JSON object stored at ``path``, checked to be a ``kind`` (it has the key ``required``).
+
+    Raises:
+        ValueError: naming the file and what is wrong (missing, which ``remedy`` says how to make; not JSON; another
+            kind of file).
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"no {kind} at {str(path)!r}: {remedy}")
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{str(path)!r} is not a {kind} (invalid JSON: {error})") from None
+    if not isinstance(values, dict) or required not in values:
+        raise ValueError(f"{str(path)!r} is not a {kind}: it has no {required!r}")
+    return values
 
 
 @dataclasses.dataclass(frozen=True)
