@@ -23,7 +23,7 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from resnet_lessons import pipeline
+from resnet_lessons import graph, pipeline
 from resnet_lessons.figure6 import Finding
 from resnet_lessons.run_report import read_report_file
 from resnet_lessons.train import _write_json_atomically
@@ -40,12 +40,12 @@ def response_layer_names(model: keras.Model) -> list[str]:
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a Keras model, got {type(model).__name__}")
+    parents = graph.layer_parents(model)
     names = []
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization):
             continue
-        inbound = layer._inbound_nodes[0].parent_nodes if layer._inbound_nodes else []
-        producers = [node.operation for node in inbound]
+        producers = [model.get_layer(name) for name in parents.get(layer.name, [])]
         if len(producers) == 1 and isinstance(producers[0], keras.layers.Conv2D) \
                 and tuple(producers[0].kernel_size) == (3, 3):
             names.append(layer.name)
