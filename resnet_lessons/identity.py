@@ -9,7 +9,8 @@ executable and measures what a shortcut changes:
   identities and build a deep network from a trained shallow one (:func:`identity_kernel_problem` explains why a
   kernel is not the identity, for the chapter's exercise checker);
 - :func:`learn_identity` trains a block to reproduce its input, to compare a plain block (which has to find the
-  identity) with a residual block (whose branch only has to learn zero);
+  identity) with a residual block (whose branch only has to learn zero); with :func:`near_identity_target` it
+  trains them on mappings *close to* the identity, where the paper's hypothesis places the advantage;
 - :func:`jacobian` measures ``dH/dx`` of a block, where a shortcut adds the identity matrix.
 """
 
@@ -235,7 +236,7 @@ class IdentityLearningCurve:
 
     label: str  # the run's name on plots
     steps: list[int]  # SGD steps done when each value was measured: 0, then after every epoch
-    test_mse: list[float]  # mean squared error between output and input on held-out inputs, inference mode
+    test_mse: list[float]  # mean squared error between output and target on held-out inputs, inference mode
 
     def steps_to_reach(self, mse: float) -> int | None:
         """The first measured step at which the held-out error was at most ``mse``, or ``None`` if never."""
@@ -246,12 +247,14 @@ class IdentityLearningCurve:
 
 def learn_identity(model: keras.Model, train_inputs, test_inputs, *, epochs: int, batch_size: int = 64,
                    learning_rate: float = 0.05, momentum: float = 0.9, seed: int = 0,
-                   label: str | None = None) -> IdentityLearningCurve:
+                   label: str | None = None, train_targets=None,
+                   test_targets=None) -> IdentityLearningCurve:
     """Train ``model`` to reproduce its input (target = input, mean squared error, SGD with momentum).
 
     Chapter 2 uses it to compare a plain block, whose layers must *find* the identity, with a residual block, whose
     branch only has to output zero. Every epoch visits ``train_inputs`` in an order drawn from ``(seed, epoch)``, so
-    two models trained with the same arguments see the same batches.
+    two models trained with the same arguments see the same batches. Given targets (e.g. from
+    :func:`near_identity_target`), it trains towards them instead of the inputs, in the same order.
 
     Args:
         model: a model whose output has its input's shape.
@@ -260,6 +263,8 @@ def learn_identity(model: keras.Model, train_inputs, test_inputs, *, epochs: int
         batch_size, learning_rate, momentum: the optimiser's settings.
         seed: decides the order of the examples in every epoch.
         label: the run's name; defaults to the model's name.
+        train_targets, test_targets: what the model should output for each input, of the inputs' shapes; default:
+            the inputs themselves.
 
     Returns:
         The :class:`IdentityLearningCurve`: the held-out error before training and after every epoch.
@@ -271,6 +276,8 @@ def learn_identity(model: keras.Model, train_inputs, test_inputs, *, epochs: int
                          "reproducing the input needs equal shapes")
     train_inputs = _check_inputs(train_inputs, model, "train_inputs")
     test_inputs = _check_inputs(test_inputs, model, "test_inputs")
+    train_targets = _check_targets(train_targets, train_inputs, "train_targets")
+    test_targets = _check_targets(test_targets, test_inputs, "test_targets")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not _is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -282,19 +289,59 @@ def learn_identity(model: keras.Model, train_inputs, test_inputs, *, epochs: int
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum), loss="mse")
     steps_per_epoch = math.ceil(len(train_inputs) / batch_size)
-    steps, errors = [0], [_mean_squared_error(model, test_inputs)]
+    steps, errors = [0], [_mean_squared_error(model, test_inputs, test_targets)]
     for epoch in range(epochs):
         order = np.random.default_rng([seed, epoch]).permutation(len(train_inputs))
-        batch = train_inputs[order]
-        model.fit(batch, batch, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        model.fit(train_inputs[order], train_targets[order], batch_size=batch_size, epochs=1, shuffle=False,
+                  verbose=0)
         steps.append((epoch + 1) * steps_per_epoch)
-        errors.append(_mean_squared_error(model, test_inputs))
+        errors.append(_mean_squared_error(model, test_inputs, test_targets))
     return IdentityLearningCurve(label=label or model.name, steps=steps, test_mse=errors)
 
 
-def _mean_squared_error(model, inputs) -> float:
+def near_identity_target(inputs, strength: float, *, seed: int = 0) -> np.ndarray:
+    """A mapping close to the identity: ``max(x + strength * G(x), 0)`` for a fixed random convolution ``G``.
+
+    The paper's hypothesis (Sec. 3.1) is about optimal functions *close to* an identity mapping, not the identity
+    itself: "it should be easier for the solver to find the perturbations with reference to an identity mapping".
+    ``strength`` sets how close. ``G`` is a 3x3 convolution, channels to channels with "same" padding and no bias,
+    whose kernel is drawn from ``seed`` with a standard deviation of ``1 / sqrt(9 * channels)``, so that ``G(x)``
+    has about the mean square of ``x``: at strength 1 the perturbation is as large as the input. The ReLU keeps the
+    target non-negative, as the output of a block that ends in a ReLU must be.
+
+    Args:
+        inputs: feature maps ``(N, height, width, channels)``.
+        strength: ``e >= 0`` in ``x + e * G(x)``; 0 gives ``max(x, 0)``, the identity on non-negative inputs.
+        seed: draws ``G``: the same seed gives the same mapping for training and held-out inputs.
+
+    Returns:
+        float32 targets of the inputs' shape.
+    """
+    inputs = np.asarray(inputs, dtype=np.float32)
+    if inputs.ndim != 4 or 0 in inputs.shape:
+        raise ValueError(f"inputs must be feature maps (N, height, width, channels), got shape {inputs.shape}")
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not strength >= 0:
+        raise ValueError(f"strength must be a number >= 0, got {strength!r}")
+    if not _is_int(seed) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    channels = inputs.shape[-1]
+    kernel = np.random.default_rng(seed).normal(size=(3, 3, channels, channels)) / math.sqrt(9 * channels)
+    perturbation = np.asarray(tf.nn.conv2d(inputs, kernel.astype(np.float32), strides=1, padding="SAME"))
+    return np.maximum(inputs + np.float32(strength) * perturbation, 0).astype(np.float32)
+
+
+def _mean_squared_error(model, inputs, targets) -> float:
     outputs = model.predict(inputs, batch_size=256, verbose=0)
-    return float(np.mean((outputs.astype(np.float64) - inputs.astype(np.float64)) ** 2))
+    return float(np.mean((outputs.astype(np.float64) - targets.astype(np.float64)) ** 2))
+
+
+def _check_targets(targets, inputs, name):
+    if targets is None:
+        return inputs
+    targets = np.asarray(targets, dtype=np.float32)
+    if targets.shape != inputs.shape:
+        raise ValueError(f"{name} must have the inputs' shape {inputs.shape}, got {targets.shape}")
+    return targets
 
 
 def _check_inputs(inputs, model, name):

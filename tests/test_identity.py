@@ -217,3 +217,48 @@ def test_identity_kernel_problem_accepts_the_dirac_kernel_and_explains_wrong_one
     assert "four axes" in identity.identity_kernel_problem(np.zeros((3, 3)))
     with pytest.raises(ValueError, match="array of numbers"):
         identity.identity_kernel_problem("a kernel")
+
+
+def test_near_identity_target_is_the_relu_of_input_plus_a_scaled_random_convolution():
+    inputs = _feature_maps(64, 0)
+    at_zero = identity.near_identity_target(inputs, 0.0)
+    np.testing.assert_array_equal(at_zero, inputs)  # the inputs are non-negative: max(x, 0) = x
+    one, two = identity.near_identity_target(inputs, 1.0), identity.near_identity_target(inputs, 2.0)
+    # Before the ReLU the perturbation is linear in the strength: where both targets are positive,
+    # (two - x) = 2 (one - x).
+    both_positive = (one > 0) & (two > 0)
+    np.testing.assert_allclose((two - inputs)[both_positive], 2 * (one - inputs)[both_positive], rtol=1e-4, atol=1e-5)
+    perturbation = one - inputs
+    assert np.all(one >= 0) and np.any(perturbation != 0)
+    # G's kernel is scaled so that G(x) has about the mean square of x (at 4 channels: 36 taps, a rough match).
+    unclipped = (one > 0)
+    ratio = np.mean(perturbation[unclipped] ** 2) / np.mean(inputs ** 2)
+    assert 0.2 < ratio < 3
+    np.testing.assert_array_equal(identity.near_identity_target(inputs, 1.0, seed=0), one)
+    assert not np.array_equal(identity.near_identity_target(inputs, 1.0, seed=1), one)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ((np.zeros((4, 4, 4)), 1.0), "feature maps"),
+    ((np.zeros((2, 4, 4, 4)), -0.5), "strength"),
+    ((np.zeros((2, 4, 4, 4)), True), "strength"),
+])
+def test_near_identity_target_rejects_bad_arguments(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        identity.near_identity_target(*arguments)
+
+
+def test_learn_identity_trains_towards_given_targets():
+    train_inputs, test_inputs = _feature_maps(128, 0), _feature_maps(32, 1)
+    train_targets = identity.near_identity_target(train_inputs, 0.5)
+    test_targets = identity.near_identity_target(test_inputs, 0.5)
+    towards_targets = identity.learn_identity(_identity_task(residual=True), train_inputs, test_inputs, epochs=3,
+                                              batch_size=32, train_targets=train_targets, test_targets=test_targets)
+    towards_inputs = identity.learn_identity(_identity_task(residual=True), train_inputs, test_inputs, epochs=3,
+                                             batch_size=32)
+    # Same start, different targets: the initial error is measured against the targets.
+    assert towards_targets.test_mse[0] != towards_inputs.test_mse[0]
+    assert towards_targets.test_mse[-1] < towards_targets.test_mse[0]
+    with pytest.raises(ValueError, match="test_targets must have the inputs' shape"):
+        identity.learn_identity(_identity_task(True), train_inputs, test_inputs, epochs=1,
+                                test_targets=test_targets[:4])
