@@ -12,6 +12,8 @@ weights line up with it and ``model.summary()`` reads the same in both:
 - ``{name}_0_conv``/``_0_bn`` (projection) or ``{name}_0_pad`` (option A): the shortcut,
 - ``{name}_add`` and ``{name}_out``: the sum F(x) + x and the ReLU after it.
 
+The shortcut option (below) is checked once, by the block that takes it; :func:`shortcut` expects it checked.
+
 Shortcut options of the paper (He et al. 2015, Sec. 3.3 and 4.1):
 
 - ``"A"``: identity; where the shape changes, subsample by the stride and append zero channels. No parameters, so a
@@ -24,6 +26,12 @@ The *bottleneck* block of ResNet-50/101/152 (Sec. 4.1, Fig. 5, chapter 5) replac
 convolution that expands them again. The paper puts a downsampling block's stride on the first 1x1 convolution;
 the later "ResNet v1.5" (torchvision's and NVIDIA's reference models) moves it to the 3x3 convolution, so that no
 1x1 convolution skips three of every four pixels; it costs a few percent more multiply-adds (chapter 5 counts them).
+
+The *pre-activation* block (He et al. 2016, "Identity Mappings in Deep Residual Networks") moves batch norm and ReLU
+in front of each convolution, BN-ReLU-conv-BN-ReLU-conv, and adds the shortcut with no ReLU after it, so the
+identity path runs from block to block untouched. Its names follow ``keras.applications.ResNet50V2``:
+``{name}_preact_bn``/``_preact_relu``, ``{name}_1_conv``/``_1_bn``/``_1_relu``, ``{name}_2_conv``, ``{name}_0_conv``
+(a projection, a convolution alone) or ``{name}_0_pad``, and ``{name}_out`` for the sum.
 
 Options for chapter 7, all off by default (the layers, names and parameter counts above do not change):
 
@@ -180,6 +188,21 @@ class SkipInit(layers.Layer):
         return {**super().get_config(), "initial_value": self.initial_value}
 
 
+def _batch_norm(name: str, *, gamma_zero: bool = False):
+    return layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON,
+                                     gamma_initializer="zeros" if gamma_zero else "ones", name=name)
+
+
+def bn_relu(x, name: str):
+    """Batch norm then ReLU, named ``{name}_bn`` and ``{name}_relu`` (a pre-activation block's first two layers).
+
+    A pre-activation net ends with one more pair, ``post_bn`` and ``post_relu`` (as ``keras.applications``'
+    ResNet50V2), since its last block's sum is neither normalised nor activated.
+    """
+    x = _batch_norm(f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
 def conv_bn(x, filters: int, kernel_size: int, strides: int, name: str, *, use_bias: bool = False,
             gamma_zero: bool = False, padding: str = "same", kernel_initializer="he_normal",
             batch_norm: bool = True):
@@ -217,35 +240,35 @@ def conv_bn(x, filters: int, kernel_size: int, strides: int, name: str, *, use_b
         kernel_initializer=kernel_initializer,
         name=f"{name}_conv",
     )(x)
-    if not batch_norm:
-        return x
-    return layers.BatchNormalization(
-        momentum=BATCH_NORM_MOMENTUM,
-        epsilon=BATCH_NORM_EPSILON,
-        gamma_initializer="zeros" if gamma_zero else "ones",
-        name=f"{name}_bn",
-    )(x)
+    return _batch_norm(f"{name}_bn", gamma_zero=gamma_zero)(x) if batch_norm else x
 
 
-def shortcut(x, filters: int, strides: int, option: str, name: str, *, use_bias: bool = False):
+def _projects(x, filters: int, strides: int, option: str) -> bool:
+    """Whether option ``"A"``, ``"B"`` or ``"C"`` gives a block from ``x`` to ``filters`` channels a projection."""
+    shape_changes = strides != 1 or x.shape[-1] != filters
+    return {"A": False, "B": shape_changes, "C": True}[option]
+
+
+def shortcut(x, filters: int, strides: int, option: str, name: str, *, use_bias: bool = False,
+             batch_norm: bool = True):
     """The shortcut branch of a residual block under the paper's option A, B or C.
 
     Args:
         x: the block's input ``(batch, H, W, C_in)``.
         filters: channels of the block's output.
         strides: the block's stride.
-        option: ``"A"``, ``"B"`` or ``"C"`` (see the module docstring).
+        option: ``"A"``, ``"B"`` or ``"C"`` (see the module docstring), as :func:`validate_shortcut` returns it;
+            the blocks check it once, so this does not again.
         name: the block's name prefix; the shortcut's layers are ``{name}_0_...``.
         use_bias: give a projection's convolution a bias (``keras.applications`` style).
+        batch_norm: follow a projection by batch norm; a pre-activation block's projection is a convolution alone.
 
     Returns:
         A tensor of shape ``(batch, H / strides, W / strides, filters)`` to add to the residual branch.
     """
-    option = validate_shortcut(option)
-    shape_changes = strides != 1 or x.shape[-1] != filters
-    if option == "C" or (option == "B" and shape_changes):
-        return conv_bn(x, filters, 1, strides, f"{name}_0", use_bias=use_bias)
-    if not shape_changes:
+    if _projects(x, filters, strides, option):
+        return conv_bn(x, filters, 1, strides, f"{name}_0", use_bias=use_bias, batch_norm=batch_norm)
+    if strides == 1 and x.shape[-1] == filters:
         return x
     return ZeroPadShortcut(filters, strides, name=f"{name}_0_pad")(x)
 
@@ -350,6 +373,35 @@ def bottleneck_block(x, filters: int, strides: int = 1, *, name: str, stride_on:
     residual = shortcut(x, output_filters, strides, shortcut_option, name, use_bias=use_bias)
     y = layers.Add(name=f"{name}_add")([residual, y])  # (batch, H / strides, W / strides, 4 * filters)
     return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def preact_basic_block(x, filters: int, strides: int = 1, *, name: str, shortcut_option: str = "A"):
+    """The full pre-activation basic block (He et al. 2016, Fig. 4e): BN-ReLU-conv-BN-ReLU-conv, + shortcut.
+
+    Nothing follows the addition: the next block normalises and activates its own input, and a net of these
+    blocks ends with one more batch norm and ReLU before pooling (:func:`bn_relu` named ``post``). A projection
+    (options B and C) starts from the normalised input, as in ``keras.applications.ResNet50V2``; an identity or
+    option A shortcut from the block's input itself, so the path from block to block stays a clean identity.
+
+    Args:
+        x: input tensor ``(batch, H, W, C)``.
+        filters: output channels of both convolutions.
+        strides: stride of the first convolution.
+        name: layer-name prefix, e.g. ``"conv2_block1"``.
+        shortcut_option: ``"A"`` (default, parameter-free as in the CIFAR nets), ``"B"`` or ``"C"``.
+
+    Returns:
+        The sum ``F(x) + shortcut(x)``, ``(batch, H / strides, W / strides, filters)``, named ``{name}_out``.
+    """
+    _validate_block_arguments(filters, strides)
+    shortcut_option = validate_shortcut(shortcut_option)
+    activated = bn_relu(x, f"{name}_preact")  # (batch, H, W, C)
+    y = conv_bn(activated, filters, 3, strides, f"{name}_1", batch_norm=False)
+    y = bn_relu(y, f"{name}_1")
+    y = conv_bn(y, filters, 3, 1, f"{name}_2", batch_norm=False)
+    side = activated if _projects(x, filters, strides, shortcut_option) else x
+    side = shortcut(side, filters, strides, shortcut_option, name, batch_norm=False)
+    return layers.Add(name=f"{name}_out")([side, y])  # (batch, H / strides, W / strides, filters)
 
 
 def validate_stride_placement(stride_on: str) -> str:

@@ -24,18 +24,15 @@ from resnet_lessons import models
 
 def _stage_convolutions(depth: int, image_size: int):
     """Yield ``(c_in, c_out, output_size)`` for every 3x3 convolution of the net, the stem first."""
-    n = models.blocks_per_stage(depth)
-    filters = models.CIFAR_STAGE_FILTERS
-    size = image_size
-    yield 3, filters[0], size  # the stem
-    channels = filters[0]
-    for stage, stage_filters in enumerate(filters):
-        for block in range(n):
-            if stage > 0 and block == 0:
-                size = math.ceil(size / 2)  # a stride-2 "same" convolution opens each later stage
-            yield channels, stage_filters, size  # the block's first convolution
-            yield stage_filters, stage_filters, size  # and its second
-            channels = stage_filters
+    stages = models.cifar_stages(depth)  # the stages the built net has
+    channels, size = models.CIFAR_STAGE_FILTERS[0], image_size
+    yield 3, channels, size  # the stem
+    for stage in stages:
+        size = math.ceil(size / stage.strides)  # a strided "same" convolution opens the stage
+        for _ in range(stage.blocks):
+            yield channels, stage.filters, size  # the block's first convolution
+            yield stage.filters, stage.filters, size  # and its second
+            channels = stage.filters
 
 
 def parameter_count(depth: int, *, num_classes: int = 10) -> int:

@@ -1,10 +1,14 @@
 """Plain and residual networks, all made by one builder (chapters 1, 3, 4, 5 and 7).
 
-:func:`build_network` takes a stem, a list of :class:`Stage` sizes and a block function and returns a functional
-Keras model; every named network is a short recipe on top of it, as in ``keras.applications``' ``resnet.py`` and
-timm's ``resnet.py``. The CIFAR-10 family of the paper (Sec. 4.2) has ``6n + 2`` weighted layers: a 3x3 stem
-convolution with 16 filters, three stages of ``n`` two-layer blocks with 16, 32 and 64 filters on 32x32, 16x16 and
-8x8 maps, global average pooling and a 10-way dense layer.
+:func:`build_network` takes a stem, a list of :class:`Stage` sizes, a block function and what comes after the last
+stage, and returns a functional Keras model; every named network is a short recipe that names those four, as
+``keras.applications``' ``resnet.py`` (``ResNet(stack_fn, preact, ...)``) and torchvision's ``ResNet(block,
+layers)`` do. Adding a kind of block is adding a block function to :mod:`resnet_lessons.blocks` and a recipe here,
+as :func:`cifar_preact_resnet` does for the pre-activation block (He et al. 2016).
+
+The CIFAR-10 family of the paper (Sec. 4.2) has ``6n + 2`` weighted layers: a 3x3 stem convolution with 16 filters,
+three stages of ``n`` two-layer blocks with 16, 32 and 64 filters on 32x32, 16x16 and 8x8 maps, global average
+pooling and a 10-way dense layer.
 
 The ImageNet family (Table 1, chapter 5) has a 7x7 stride-2 stem convolution with 64 filters and a 3x3 stride-2 max
 pool, then four stages on 56x56, 28x28, 14x14 and 7x7 maps: basic blocks with 64, 128, 256 and 512 filters for
@@ -28,10 +32,6 @@ from keras import layers
 from resnet_lessons import blocks
 
 CIFAR_STAGE_FILTERS = (16, 32, 64)
-# The depths of the paper's Table 6. ResNet-1202 is listed but not practical to build: Keras' functional graph walk
-# recurses once per layer and exceeds Python's default recursion limit (RecursionError); resnet_lessons.family counts
-# its parameters and multiply-adds in closed form instead.
-CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)
 
 # The paper's Table 1: blocks per stage (conv2_x .. conv5_x) of each ImageNet ResNet, and the stages' filters.
 IMAGENET_BLOCKS_PER_STAGE = {
@@ -63,8 +63,8 @@ class Stage:
 
 def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequence[Stage], block: Callable,
                   num_classes: int, name: str, classifier_activation: str | None = None,
-                  include_top: bool = True) -> keras.Model:
-    """Build ``stem -> stages of blocks -> global average pooling -> dense`` as a functional Keras model.
+                  include_top: bool = True, after_stages: Callable | None = None) -> keras.Model:
+    """Build ``stem -> stages of blocks -> (after_stages) -> global average pooling -> dense`` as a Keras model.
 
     Stages are numbered from 2 (the stem is ``conv1``), as in the paper's Table 1 and ``keras.applications``, so the
     first block is named ``conv2_block1``.
@@ -74,12 +74,14 @@ def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequenc
         stem: ``stem(inputs) -> tensor``, the layers before the first stage.
         stages: the stages, in order.
         block: ``block(x, filters, strides, name=...) -> tensor``, e.g. a ``functools.partial`` of
-            :func:`resnet_lessons.blocks.basic_block`.
+            :func:`resnet_lessons.blocks.basic_block`; any function of that signature will do.
         num_classes: outputs of the final dense layer.
         name: the model's name.
         classifier_activation: activation of the final layer; ``None`` returns logits.
         include_top: end with pooling and the dense layer (``avg_pool``, ``predictions``); ``False`` ends with the
             last stage's feature map, for use as a feature extractor (``num_classes`` is then ignored).
+        after_stages: ``after_stages(x) -> tensor``, layers between the last stage and the top (kept without the
+            top too), e.g. a pre-activation net's final batch norm and ReLU; ``None`` adds none.
 
     Returns:
         The (unbuilt-optimizer, uncompiled) ``keras.Model``.
@@ -95,6 +97,8 @@ def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequenc
         for block_number in range(1, stage.blocks + 1):
             strides = stage.strides if block_number == 1 else 1
             x = block(x, stage.filters, strides, name=f"conv{stage_number}_block{block_number}")
+    if after_stages is not None:
+        x = after_stages(x)
     if not include_top:
         return keras.Model(inputs, x, name=name)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)  # (batch, channels)
@@ -112,6 +116,14 @@ def cifar_stem(inputs, *, use_bias: bool = False, batch_norm: bool = True):
     return layers.Activation("relu", name="conv1_relu")(x)
 
 
+def cifar_preact_stem(inputs):
+    """A pre-activation CIFAR net's first layer: the 3x3 convolution with 16 filters alone (``conv1_conv``).
+
+    The first block's ``preact_bn`` and ``preact_relu`` normalise and activate it, so the stem has neither.
+    """
+    return blocks.conv_bn(inputs, CIFAR_STAGE_FILTERS[0], 3, 1, "conv1", batch_norm=False)  # (batch, H, W, 16)
+
+
 def blocks_per_stage(depth: int) -> int:
     """Return ``n`` for a CIFAR net of ``depth = 6n + 2`` layers, or raise ``ValueError`` for any other depth.
 
@@ -120,6 +132,12 @@ def blocks_per_stage(depth: int) -> int:
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be of the form 6n + 2 with n >= 1 (8, 14, 20, 32, 56, 110, ...), got {depth!r}")
     return (depth - 2) // 6
+
+
+def cifar_stages(depth: int) -> list[Stage]:
+    """The three stages of the CIFAR net of ``depth = 6n + 2`` layers: ``n`` blocks each, 16, 32 and 64 filters."""
+    n = blocks_per_stage(depth)
+    return [Stage(n, filters, 1 if index == 0 else 2) for index, filters in enumerate(CIFAR_STAGE_FILTERS)]
 
 
 def cifar_network(depth: int, *, residual: bool, shortcut: str = "A", num_classes: int = 10,
@@ -150,21 +168,15 @@ def cifar_network(depth: int, *, residual: bool, shortcut: str = "A", num_classe
     Returns:
         A ``keras.Model`` named ``resnet{depth}`` or ``plain{depth}``.
     """
-    n = blocks_per_stage(depth)
-    shortcut = blocks.validate_shortcut(shortcut)
+    stages = cifar_stages(depth)
     if zero_init_residual and not residual:
         raise ValueError("zero_init_residual=True needs residual=True: a plain block has no residual branch")
-    if not isinstance(batch_norm, bool):
-        raise ValueError(f"batch_norm must be True or False, got {batch_norm!r}")
+    # basic_block checks the shortcut option and the flags, plain or residual; this does not check them again.
     use_bias = not batch_norm  # without batch norm nothing else gives a convolution's output a shift
-
-    def block(x, filters, strides, name):
-        return blocks.basic_block(x, filters, strides, name=name, residual=residual, shortcut_option=shortcut,
-                                  zero_init_residual=zero_init_residual, use_bias=use_bias,
-                                  kernel_initializer=kernel_initializer, batch_norm=batch_norm,
-                                  skip_init=skip_init, gated=gated)
-
-    stages = [Stage(n, filters, 1 if index == 0 else 2) for index, filters in enumerate(CIFAR_STAGE_FILTERS)]
+    block = functools.partial(blocks.basic_block, residual=residual, shortcut_option=shortcut,
+                              zero_init_residual=zero_init_residual, use_bias=use_bias,
+                              kernel_initializer=kernel_initializer, batch_norm=batch_norm, skip_init=skip_init,
+                              gated=gated)
     stem = functools.partial(cifar_stem, use_bias=use_bias, batch_norm=batch_norm)
     return build_network(input_shape=input_shape, stem=stem, stages=stages, block=block,
                          num_classes=num_classes, name=f"{'resnet' if residual else 'plain'}{depth}",
@@ -216,6 +228,38 @@ def plain56(**kwargs) -> keras.Model:
     return cifar_plain(56, **kwargs)
 
 
+def cifar_preact_resnet(depth: int, *, shortcut: str = "A", num_classes: int = 10,
+                        input_shape: Sequence[int] = (32, 32, 3),
+                        classifier_activation: str | None = None) -> keras.Model:
+    """A pre-activation residual CIFAR net of ``depth = 6n + 2`` layers (He et al. 2016).
+
+    The recipe names the four parts: the stem is the bare convolution (:func:`cifar_preact_stem`), the blocks
+    :func:`resnet_lessons.blocks.preact_basic_block`, the stages those of :func:`cifar_stages`, and a final batch
+    norm and ReLU (``post_bn``, ``post_relu``) come before pooling. With option A it has exactly ResNet-20's
+    269,722 trainable parameters at depth 20: the batch norms move (onto each block's input and middle, and from
+    the stem to after the last block) and their channels add up the same.
+
+    Args:
+        depth: number of weighted layers, ``6n + 2``.
+        shortcut: ``"A"`` (default), ``"B"`` or ``"C"``; a projection here is a 1x1 convolution without batch norm.
+        num_classes: number of classes.
+        input_shape: ``(height, width, 3)``.
+        classifier_activation: activation of the last layer; ``None`` gives logits.
+
+    Returns:
+        A ``keras.Model`` named ``resnet{depth}_preact``.
+    """
+    return build_network(input_shape=input_shape, stem=cifar_preact_stem, stages=cifar_stages(depth),
+                         block=functools.partial(blocks.preact_basic_block, shortcut_option=shortcut),
+                         after_stages=functools.partial(blocks.bn_relu, name="post"), num_classes=num_classes,
+                         name=f"resnet{depth}_preact", classifier_activation=classifier_activation)
+
+
+def resnet20_preact(**kwargs) -> keras.Model:
+    """Pre-activation ResNet-20; keyword arguments as in :func:`cifar_preact_resnet`."""
+    return cifar_preact_resnet(20, **kwargs)
+
+
 def imagenet_stem(inputs, *, use_bias: bool = False):
     """The ImageNet nets' first layers (Table 1's conv1 and the max pool): 224x224 in, 56x56x64 out.
 
@@ -229,6 +273,17 @@ def imagenet_stem(inputs, *, use_bias: bool = False):
     x = layers.Activation("relu", name="conv1_relu")(x)  # (batch, 112, 112, 64)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)  # (batch, 56, 56, 64)
+
+
+def imagenet_stages(depth: int) -> list[Stage]:
+    """The four stages of the ImageNet ResNet of ``depth`` layers (Table 1), or ``ValueError`` for another depth."""
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth not in IMAGENET_BLOCKS_PER_STAGE:
+        raise ValueError(
+            f"depth must be one of {', '.join(map(str, IMAGENET_BLOCKS_PER_STAGE))} (the paper's Table 1), "
+            f"got {depth!r}"
+        )
+    return [Stage(count, filters, 1 if index == 0 else 2)
+            for index, (count, filters) in enumerate(zip(IMAGENET_BLOCKS_PER_STAGE[depth], IMAGENET_STAGE_FILTERS))]
 
 
 def imagenet_resnet(depth: int, *, input_shape: Sequence[int] = (224, 224, 3), num_classes: int = 1000,
@@ -258,21 +313,15 @@ def imagenet_resnet(depth: int, *, input_shape: Sequence[int] = (224, 224, 3), n
     Returns:
         A functional ``keras.Model`` named ``resnet{depth}``, e.g. ``"resnet50"``.
     """
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth not in IMAGENET_BLOCKS_PER_STAGE:
-        raise ValueError(
-            f"depth must be one of {', '.join(map(str, IMAGENET_BLOCKS_PER_STAGE))} (the paper's Table 1), "
-            f"got {depth!r}"
-        )
-    stride_on = blocks.validate_stride_placement(stride_on)
+    stages = imagenet_stages(depth)
     for flag, value in (("use_bias", use_bias), ("include_top", include_top)):
         if not isinstance(value, bool):
             raise ValueError(f"{flag} must be True or False, got {value!r}")
-    if depth >= FIRST_BOTTLENECK_DEPTH:
+    if depth >= FIRST_BOTTLENECK_DEPTH:  # the bottleneck block checks stride_on
         block = functools.partial(blocks.bottleneck_block, stride_on=stride_on, use_bias=use_bias)
-    else:
+    else:  # a basic block has no 1x1 convolution to move the stride from; a wrong value is refused all the same
+        blocks.validate_stride_placement(stride_on)
         block = functools.partial(blocks.basic_block, shortcut_option="B", use_bias=use_bias)
-    stages = [Stage(count, filters, 1 if index == 0 else 2)
-              for index, (count, filters) in enumerate(zip(IMAGENET_BLOCKS_PER_STAGE[depth], IMAGENET_STAGE_FILTERS))]
     return build_network(input_shape=input_shape, stem=functools.partial(imagenet_stem, use_bias=use_bias),
                          stages=stages, block=block, num_classes=num_classes, name=f"resnet{depth}",
                          classifier_activation=classifier_activation, include_top=include_top)

@@ -163,3 +163,53 @@ def test_bad_bottleneck_filters_and_strides(filters, strides):
 def test_conv_bn_valid_padding():
     inputs = keras.Input((8, 8, 3))
     assert blocks.conv_bn(inputs, 4, 3, 1, "c", padding="valid").shape[1:] == (6, 6, 4)
+
+
+# --- The pre-activation block (He et al. 2016) ---
+
+def preact_model(input_shape, filters, strides, **kwargs):
+    inputs = keras.Input(input_shape)
+    return keras.Model(inputs, blocks.preact_basic_block(inputs, filters, strides, name="b", **kwargs))
+
+
+@pytest.mark.parametrize("option, projection", [("A", 0), ("B", 1 * 1 * 16 * 32), ("C", 1 * 1 * 16 * 32)])
+def test_preact_block_parameter_count_by_hand(option, projection):
+    model = preact_model((8, 8, 16), 32, 2, shortcut_option=option)
+    # BN(16) - conv 3x3 16->32 - BN(32) - conv 3x3 32->32, and a projection without batch norm
+    expected = 2 * 16 + 3 * 3 * 16 * 32 + 2 * 32 + 3 * 3 * 32 * 32 + projection
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == expected
+    assert model.output.shape[1:] == (4, 4, 32)
+
+
+def test_preact_block_layer_names_follow_keras_resnet_v2():
+    names = {layer.name for layer in preact_model((8, 8, 16), 32, 2, shortcut_option="B").layers[1:]}
+    assert names == {"b_preact_bn", "b_preact_relu", "b_1_conv", "b_1_bn", "b_1_relu", "b_2_conv", "b_0_conv",
+                     "b_out"}
+
+
+def test_preact_block_projects_the_normalised_input_and_keeps_the_identity_clean():
+    projecting = preact_model((8, 8, 16), 32, 2, shortcut_option="B")
+    assert projecting.get_layer("b_0_conv").input is projecting.get_layer("b_preact_relu").output
+    padding = preact_model((8, 8, 16), 32, 2)
+    assert padding.get_layer("b_0_pad").input is padding.input
+    # With the branch's last convolution at zero, an identity block returns its input unchanged: no ReLU after.
+    identity = preact_model((4, 4, 8), 8, 1)
+    identity.get_layer("b_2_conv").set_weights([np.zeros((3, 3, 8, 8), "float32")])
+    x = np.random.default_rng(0).normal(size=(2, 4, 4, 8)).astype("float32")
+    np.testing.assert_allclose(identity(x, training=False), x, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"shortcut_option": "D"}, "unknown shortcut option"),
+    ({"filters": 0}, "positive integer"),
+    ({"strides": 1.0}, "positive integer"),
+])
+def test_bad_preact_block_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        preact_model((8, 8, 16), **{"filters": 16, "strides": 1, **kwargs})
+
+
+def test_bn_relu_names():
+    inputs = keras.Input((4, 4, 2))
+    model = keras.Model(inputs, blocks.bn_relu(inputs, "post"))
+    assert [layer.name for layer in model.layers[1:]] == ["post_bn", "post_relu"]

@@ -149,6 +149,7 @@ def test_small_inputs_work_with_global_average_pooling():
     ({"depth": True}, "depth must be one of"),
     ({"depth": "50"}, "depth must be one of"),
     ({"depth": 50, "stride_on": "2x2"}, "stride_on must be one of"),
+    ({"depth": 18, "stride_on": "2x2"}, "stride_on must be one of"),  # basic blocks ignore it, but refuse a typo
     ({"depth": 50, "use_bias": "yes"}, "use_bias must be True or False"),
     ({"depth": 18, "include_top": "no"}, "include_top must be True or False"),
     ({"depth": 18, "num_classes": 0}, "num_classes"),
