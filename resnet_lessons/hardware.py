@@ -183,11 +183,11 @@ def check_precision(precision: str, device: str = "auto", **kwargs) -> str:
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    support = precision_support(device, **kwargs)[precision]
-    if not support.supported:
-        allowed = [name for name, entry in precision_support(device, **kwargs).items() if entry.supported]
+    support = precision_support(device, **kwargs)
+    if not support[precision].supported:
+        allowed = [name for name, entry in support.items() if entry.supported]
         raise ValueError(f"precision {precision!r} is not supported on this {resolve_device(device).upper()}: "
-                         f"{support.reason}. Supported here: {', '.join(allowed)}")
+                         f"{support[precision].reason}. Supported here: {', '.join(allowed)}")
     return precision
 
 
