@@ -6,34 +6,31 @@ the forward pass alone and for forward plus backward. This module keeps that rec
 to be trusted and compared:
 
 - the *median* next to mean and spread (one step slowed by another program moves the mean, not the median);
-- results *read back to the host* before the clock stops: TensorFlow may return from a call before the device has
-  finished (always on a GPU, on a CPU in asynchronous mode), and a timer stopped then measures the dispatch;
+- results *read back to the host* before the clock stops (:mod:`resnet_lessons.timing`, where the timing loop is);
 - three modes (``forward``, ``forward-backward``, ``train-step``), three ways of running (``eager``, ``function``
   for ``tf.function``, ``xla`` for ``tf.function(jit_compile=True)``) and mixed precision where the device has it;
 - throughput (images/s) and achieved GFLOP/s from :func:`resnet_lessons.complexity.count_multiply_adds`, as a
   fraction of the machine's own ceiling, a large matrix multiplication timed the same way
-  (:func:`measure_matmul_ceiling`);
+  (:func:`resnet_lessons.timing.measure_matmul_ceiling`);
 - several models measured *interleaved*, one step each in turn, so a change in the machine's load (another program,
   a warming CPU) falls on all of them alike and their ratio stays fair;
 - a JSON report with the machine and the command, so a number quoted later says where and how it was measured.
 
 Command line (``python -m resnet_lessons.bench --help``): without arguments it runs the blog's benchmark on our
-ResNet-50 and ``keras.applications.ResNet50`` side by side, forward and forward-backward (about 15 minutes on two
-CPU cores).
+ResNet-50 and ``keras.applications.ResNet50`` side by side, forward and forward-backward.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import datetime
 import itertools
 import json
 import logging
 import shlex
 import sys
 import time
+import typing
 import urllib.request
 from collections.abc import Callable, Sequence
 
@@ -41,7 +38,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet_lessons import complexity, hardware, models
+from resnet_lessons import complexity, hardware, models, timing
+# Chapter 6 names the timing by these names (``bench.time_steps``, ``bench.read_back``, ...).
+from resnet_lessons.timing import BLOG_BURN_IN, BLOG_STEPS, measure_matmul_ceiling, read_back, time_steps  # noqa: F401
 
 MODES = ("forward", "forward-backward", "train-step")
 EXECUTIONS = ("eager", "function", "xla")
@@ -50,11 +49,9 @@ PRECISIONS = hardware.PRECISIONS
 # with respect to its input and one for the gradient with respect to its weights, each as large as the forward
 # product. So a forward-backward (or training) step is counted as three forward passes.
 BACKWARD_FACTOR = 3
-# The blog's settings: batch 16 of 224x224 images, 100 timed steps after 10 burn-in steps.
+# The blog's batch: 16 images of 224x224 (its step counts are timing.BLOG_STEPS and timing.BLOG_BURN_IN).
 BLOG_BATCH_SIZE = 16
 BLOG_IMAGE_SIZE = 224
-BLOG_STEPS = 100
-BLOG_BURN_IN = 10
 REPORT_VERSION = 1
 PROGRESS_SECONDS = 60  # longest silence between progress lines of a long run
 
@@ -95,37 +92,15 @@ def build_model(name: str, image_size: int, precision: str = "float32") -> keras
     float32 weights); the global policy is restored afterwards.
     """
     spec = BenchmarkSpec(model=name, image_size=image_size, precision=precision)
-    with _dtype_policy(spec.precision):
-        return MODELS[spec.model].build((spec.image_size, spec.image_size, 3))
-
-
-@contextlib.contextmanager
-def _dtype_policy(precision):
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(precision)
+    keras.config.set_dtype_policy(spec.precision)
     try:
-        yield
+        return MODELS[spec.model].build((spec.image_size, spec.image_size, 3))
     finally:
         keras.config.set_dtype_policy(previous)
 
 
 # ------------------------------------------------------------------------------------------ what to measure
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_count(name: str, value, least: int) -> int:
-    if not _is_int(value) or value < least:
-        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-    return int(value)
-
-
-def _check_choice(name: str, value, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}: expected one of {', '.join(choices)}")
-    return value
-
 
 @dataclasses.dataclass(frozen=True)
 class BenchmarkSpec:
@@ -139,15 +114,13 @@ class BenchmarkSpec:
     image_size: int = BLOG_IMAGE_SIZE  # height and width of the (square, RGB) images
 
     def __post_init__(self):
-        _check_choice("model", self.model, tuple(MODELS))
-        _check_choice("mode", self.mode, MODES)
-        _check_choice("execution", self.execution, EXECUTIONS)
-        _check_choice("precision", self.precision, PRECISIONS)
-        _check_count("batch_size", self.batch_size, 1)
-        least = MODELS[self.model].min_image_size
-        if not _is_int(self.image_size) or self.image_size < least:
-            raise ValueError(f"image_size must be an integer >= {least} for model {self.model!r}, "
-                             f"got {self.image_size!r}")
+        timing.check_choice("model", self.model, tuple(MODELS))
+        timing.check_choice("mode", self.mode, MODES)
+        timing.check_choice("execution", self.execution, EXECUTIONS)
+        timing.check_choice("precision", self.precision, PRECISIONS)
+        timing.check_count("batch_size", self.batch_size, 1)
+        timing.check_count("image_size", self.image_size, MODELS[self.model].min_image_size,
+                           context=f" for model {self.model!r}")
 
     @property
     def label(self) -> str:
@@ -160,58 +133,56 @@ class BenchmarkSpec:
         return (self.mode, self.execution, self.precision, self.batch_size, self.image_size)
 
 
-# ---------------------------------------------------------------------------------------------- the timing
+def make_step(model: keras.Model, mode: str, execution: str, precision: str = "float32"):
+    """Return ``step(images, labels)`` doing one ``mode`` step of ``model``, run as ``execution`` says.
 
-def read_back(result):
-    """Copy every tensor in ``result`` (a tensor or a nest of them) to the host as NumPy; return the copies.
+    Every step returns a small result that depends on all of its work, so reading it back waits for all of it:
+    ``forward`` the logits; ``forward-backward`` the sum of all gradients (its extra cost, one addition per weight,
+    is about 1/30,000 of ResNet-50's forward-backward); ``train-step`` the sum of all weights after the update.
 
-    TensorFlow may hand back a tensor before it has been computed: a GPU queues the work and returns at once, and
-    so does a CPU in asynchronous mode (``tf.config.experimental.set_synchronous_execution(False)``). The copy to
-    the host waits for the value, so a timer stopped after ``read_back`` has timed the computation.
+    - ``forward``: inference, ``model(images, training=False)``.
+    - ``forward-backward``: the loss (cross-entropy against random labels) in training mode and its gradient with
+      respect to every trainable weight, as the blog's ``tf.gradients``; no update.
+    - ``train-step``: the same plus an SGD-with-momentum update (with loss scaling under ``mixed_float16``, whose
+      small gradients would otherwise underflow).
     """
-    return tf.nest.map_structure(lambda value: value.numpy() if hasattr(value, "numpy") else value, result)
+    timing.check_choice("mode", mode, MODES)
+    timing.check_choice("execution", execution, EXECUTIONS)
+    timing.check_choice("precision", precision, PRECISIONS)
+    weights = model.trainable_variables
+
+    def loss_of(images, labels):
+        logits = tf.cast(model(images, training=True), tf.float32)
+        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+
+    if mode == "forward":
+        def step(images, labels):
+            return model(images, training=False)
+    elif mode == "forward-backward":
+        def step(images, labels):
+            with tf.GradientTape() as tape:
+                loss = loss_of(images, labels)
+            return _sum_of(tape.gradient(loss, weights))
+    else:
+        optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+        if precision == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(weights)
+
+        def step(images, labels):
+            with tf.GradientTape() as tape:
+                loss = loss_of(images, labels)
+                scaled = optimizer.scale_loss(loss) if precision == "mixed_float16" else loss
+            optimizer.apply(tape.gradient(scaled, weights), weights)
+            return _sum_of(weights)
+
+    if execution == "eager":
+        return step
+    return tf.function(step, jit_compile=execution == "xla")
 
 
-@dataclasses.dataclass(frozen=True)
-class StepTimes:
-    """Seconds per step of one timed run: the untimed-in-spirit burn-in steps and the measured ones."""
-
-    burn_in_seconds: tuple[float, ...]
-    step_seconds: tuple[float, ...]
-
-
-def time_steps(step: Callable[[], object], *, steps: int = BLOG_STEPS, burn_in: int = BLOG_BURN_IN,
-               log: Callable[[str], None] | None = None, label: str = "", progress_every: int = 10) -> StepTimes:
-    """Call ``step()`` ``burn_in + steps`` times and time each call, reading its result back before the clock stops.
-
-    This is the blog's ``time_tensorflow_run`` for TensorFlow 2: no session, the same burn-in and a progress line
-    every ``progress_every`` measured steps; the burn-in times are kept (not thrown away) so they can be looked at.
-
-    Args:
-        step: a function with no arguments that runs one step and returns its result (tensors).
-        steps: measured steps, at least 1.
-        burn_in: steps run first and reported separately, at least 0: the first call of a ``tf.function`` traces
-            the Python code into a graph, XLA compiles it, and memory is allocated for the first time.
-        log: where progress lines go (``print``), or ``None`` for none.
-        label: names the run in the progress lines.
-        progress_every: measured steps between progress lines.
-    """
-    steps = _check_count("steps", steps, 1)
-    burn_in = _check_count("burn_in", burn_in, 0)
-    progress_every = _check_count("progress_every", progress_every, 1)
-    times = []
-    for index in range(burn_in + steps):
-        start = time.perf_counter()
-        read_back(step())
-        times.append(time.perf_counter() - start)
-        measured = index + 1 - burn_in
-        if log is not None and measured > 0 and measured % progress_every == 0:
-            log(f"[{_clock()}] {label} step {measured}/{steps}: {times[-1]:.3f} s")
-    return StepTimes(tuple(times[:burn_in]), tuple(times[burn_in:]))
-
-
-def _clock() -> str:
-    return datetime.datetime.now().strftime("%H:%M:%S")
+def _sum_of(tensors):
+    return tf.add_n([tf.reduce_sum(tf.cast(tensor, tf.float32)) for tensor in tensors])
 
 
 # ---------------------------------------------------------------------------------------------- the results
@@ -255,7 +226,7 @@ class BenchmarkResult:
         """Achieved 10^9 floating-point operations per second over the median step."""
         return self.flops_per_step / self.median_seconds / 1e9
 
-    def describe(self, ceiling: "MatmulCeiling | None" = None) -> str:
+    def describe(self, ceiling: timing.MatmulCeiling | None = None) -> str:
         """One line in the blog's style, plus median, throughput and (given a ceiling) its achieved fraction."""
         line = (f"{self.spec.label}: {self.mean_seconds:.3f} +/- {self.std_seconds:.3f} s/batch over "
                 f"{len(self.step_seconds)} steps, median {self.median_seconds:.3f} s, "
@@ -264,19 +235,10 @@ class BenchmarkResult:
             line += f" ({self.gflops_per_second / ceiling.gflops_per_second:.0%} of the {ceiling.dtype} matmul)"
         return line
 
-    def to_dict(self) -> dict:
-        return {"spec": dataclasses.asdict(self.spec), "device": self.device,
-                "multiply_adds_per_image": self.multiply_adds_per_image,
-                "mean_seconds": self.mean_seconds, "std_seconds": self.std_seconds,
-                "median_seconds": self.median_seconds, "images_per_second": self.images_per_second,
-                "gflops_per_second": self.gflops_per_second,
-                "step_seconds": list(self.step_seconds), "burn_in_seconds": list(self.burn_in_seconds)}
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "BenchmarkResult":
-        return cls(spec=BenchmarkSpec(**values["spec"]), step_seconds=tuple(values["step_seconds"]),
-                   burn_in_seconds=tuple(values["burn_in_seconds"]),
-                   multiply_adds_per_image=int(values["multiply_adds_per_image"]), device=values["device"])
+# The statistics a report file holds beside each result's step times, for readers of the file (reading it back
+# recomputes them from the times).
+RESULT_STATISTICS = ("mean_seconds", "std_seconds", "median_seconds", "images_per_second", "gflops_per_second")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,13 +248,6 @@ class Comparison:
     spec: BenchmarkSpec  # the model compared
     baseline: str  # the model it is compared with (same mode, execution, precision, batch and image size)
     median_ratio: float  # spec's median seconds / baseline's median seconds: < 1 is faster
-
-    def to_dict(self) -> dict:
-        return {"spec": dataclasses.asdict(self.spec), "baseline": self.baseline, "median_ratio": self.median_ratio}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "Comparison":
-        return cls(BenchmarkSpec(**values["spec"]), values["baseline"], float(values["median_ratio"]))
 
 
 def compare(results: Sequence[BenchmarkResult], baseline: str = "keras") -> list[Comparison]:
@@ -315,29 +270,25 @@ def compare(results: Sequence[BenchmarkResult], baseline: str = "keras") -> list
     return comparisons
 
 
-# ------------------------------------------------------------------------------------------- one benchmark
+# ----------------------------------------------------------------------------------------- many benchmarks
 
-class Benchmark:
-    """One :class:`BenchmarkSpec`, ready to run: model built (or ``model``, made for the spec), inputs on the
+class _Benchmark:
+    """One spec ready to run: its model (built, or shared with specs of the same model and size), inputs on the
     device, step function made.
 
     The inputs are made once, on the device, as the blog made them once as a ``tf.Variable``: the benchmark times
     the network, not an input pipeline. Their values are random (seeded); a network's speed does not depend on them.
     """
 
-    def __init__(self, spec: BenchmarkSpec, *, device: str = "auto", seed: int = 0, model: keras.Model | None = None):
+    def __init__(self, spec: BenchmarkSpec, device: str, seed: int, model: keras.Model | None):
         self.spec = spec
-        self.device = hardware.resolve_device(device)
-        hardware.check_precision(spec.precision, self.device)
-        seed = _check_count("seed", seed, 0)
-        self._device_name = hardware.tensorflow_device_name(self.device)
+        self._device_name = hardware.tensorflow_device_name(device)
         with tf.device(self._device_name):
             self.model = model if model is not None else build_model(spec.model, spec.image_size, spec.precision)
-            num_classes = self.model.output_shape[-1]
             shape = (spec.batch_size, spec.image_size, spec.image_size, 3)
             self.images = tf.random.stateless_normal(shape, seed=(seed, 0))
             self.labels = tf.random.stateless_uniform((spec.batch_size,), seed=(seed, 1), minval=0,
-                                                      maxval=num_classes, dtype=tf.int32)
+                                                      maxval=self.model.output_shape[-1], dtype=tf.int32)
             self.multiply_adds_per_image = complexity.count_multiply_adds(self.model)
             self._step = make_step(self.model, spec.mode, spec.execution, spec.precision)
 
@@ -346,74 +297,16 @@ class Benchmark:
         with tf.device(self._device_name):
             return self._step(self.images, self.labels)
 
-    def result(self, times: StepTimes) -> BenchmarkResult:
-        return BenchmarkResult(self.spec, times.step_seconds, times.burn_in_seconds, self.multiply_adds_per_image,
-                               self.device)
-
-
-def make_step(model: keras.Model, mode: str, execution: str, precision: str = "float32"):
-    """Return ``step(images, labels)`` doing one ``mode`` step of ``model``, run as ``execution`` says.
-
-    Every step returns a small result that depends on all of its work, so reading it back waits for all of it:
-    ``forward`` the logits; ``forward-backward`` the sum of all gradients (its extra cost, one addition per weight,
-    is about 1/30,000 of ResNet-50's forward-backward); ``train-step`` the sum of all weights after the update.
-
-    - ``forward``: inference, ``model(images, training=False)``.
-    - ``forward-backward``: the loss (cross-entropy against random labels) in training mode and its gradient with
-      respect to every trainable weight, as the blog's ``tf.gradients``; no update.
-    - ``train-step``: the same plus an SGD-with-momentum update (with loss scaling under ``mixed_float16``, whose
-      small gradients would otherwise underflow).
-    """
-    _check_choice("mode", mode, MODES)
-    _check_choice("execution", execution, EXECUTIONS)
-    _check_choice("precision", precision, PRECISIONS)
-    weights = model.trainable_variables
-
-    def loss_of(images, labels):
-        logits = tf.cast(model(images, training=True), tf.float32)
-        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
-
-    if mode == "forward":
-        def step(images, labels):
-            return model(images, training=False)
-    elif mode == "forward-backward":
-        def step(images, labels):
-            with tf.GradientTape() as tape:
-                loss = loss_of(images, labels)
-            return _sum_of(tape.gradient(loss, weights))
-    else:
-        optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
-        if precision == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        optimizer.build(weights)
-
-        def step(images, labels):
-            with tf.GradientTape() as tape:
-                loss = loss_of(images, labels)
-                scaled = optimizer.scale_loss(loss) if precision == "mixed_float16" else loss
-            optimizer.apply(tape.gradient(scaled, weights), weights)
-            return _sum_of(weights)
-
-    if execution == "eager":
-        return step
-    return tf.function(step, jit_compile=execution == "xla")
-
-
-def _sum_of(tensors):
-    return tf.add_n([tf.reduce_sum(tf.cast(tensor, tf.float32)) for tensor in tensors])
-
-
-# ----------------------------------------------------------------------------------------- many benchmarks
 
 def measure(specs: BenchmarkSpec | Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int = BLOG_BURN_IN,
             device: str = "auto", seed: int = 0, log: Callable[[str], None] | None = print,
             progress_every: int = 10) -> list[BenchmarkResult]:
     """Time every spec for ``burn_in + steps`` steps, interleaved, and return one result per spec, in order.
 
-    Interleaved: round by round, every benchmark takes one step, in an order reversed each round (A B, B A, A B, ...),
-    so a slow spell of the machine costs every benchmark alike and none always runs right after the same other one.
-    Specs that differ only in mode, execution or batch size share one model, built once (a ``train-step`` changes
-    its weights' values, which does not change the time of any step); each gets its own step function.
+    Interleaved (:func:`resnet_lessons.timing.time_interleaved`): round by round, every benchmark takes one step, in
+    an order reversed each round, so a slow spell of the machine costs every benchmark alike. Specs that differ only
+    in mode, execution or batch size share one model, built once (a ``train-step`` changes its weights' values,
+    which does not change the time of any step); each gets its own step function.
 
     Args:
         specs: one :class:`BenchmarkSpec` or several.
@@ -425,22 +318,43 @@ def measure(specs: BenchmarkSpec | Sequence[BenchmarkSpec], *, steps: int = BLOG
         progress_every: rounds between progress lines; there is also one after the last round, and one whenever
             a minute has passed without.
     """
+    specs, device = _check_arguments(specs, steps, burn_in, device, seed)
+    progress_every = timing.check_count("progress_every", progress_every, 1)
+    return _measure(specs, steps, burn_in, device, seed, log, progress_every)
+
+
+def _check_arguments(specs, steps, burn_in, device, seed):
+    """The arguments :func:`measure` and :func:`run` share, checked before anything is built or timed."""
     specs = [specs] if isinstance(specs, BenchmarkSpec) else list(specs)
     if not specs or not all(isinstance(spec, BenchmarkSpec) for spec in specs):
         raise ValueError(f"specs must be a BenchmarkSpec or a non-empty list of them, got {specs!r}")
-    steps = _check_count("steps", steps, 1)
-    burn_in = _check_count("burn_in", burn_in, 0)
-    progress_every = _check_count("progress_every", progress_every, 1)
+    timing.check_count("steps", steps, 1)
+    timing.check_count("burn_in", burn_in, 0)
+    timing.check_count("seed", seed, 0)
     device = hardware.resolve_device(device)
     for spec in specs:  # refuse an unsupported precision before building anything
         hardware.check_precision(spec.precision, device)
+    return specs, device
+
+
+def _measure(specs, steps, burn_in, device, seed, log, progress_every):
     say = log if log is not None else (lambda message: None)
     tensorflow_logger = tf.get_logger()
     tensorflow_logger.addFilter(_drop_retracing_warning)
     try:
-        return _measure_interleaved(specs, steps, burn_in, device, seed, say, progress_every)
+        benchmarks, built = [], {}
+        for spec in specs:
+            key = (spec.model, spec.image_size, spec.precision)
+            say(f"[{timing.clock()}] {'preparing' if key in built else 'building'} {spec.label}")
+            benchmarks.append(_Benchmark(spec, device, seed, built.get(key)))
+            built[key] = benchmarks[-1].model
+        times = timing.time_interleaved([benchmark.step for benchmark in benchmarks], steps=steps, burn_in=burn_in,
+                                        after_round=_progress_lines(specs, steps, burn_in, progress_every, say))
     finally:
         tensorflow_logger.removeFilter(_drop_retracing_warning)
+    return [BenchmarkResult(benchmark.spec, spec_times.step_seconds, spec_times.burn_in_seconds,
+                            benchmark.multiply_adds_per_image, device)
+            for benchmark, spec_times in zip(benchmarks, times)]
 
 
 def _drop_retracing_warning(record: logging.LogRecord) -> bool:
@@ -449,25 +363,17 @@ def _drop_retracing_warning(record: logging.LogRecord) -> bool:
     return "triggered tf.function retracing" not in record.getMessage()
 
 
-def _measure_interleaved(specs, steps, burn_in, device, seed, say, progress_every):
-    benchmarks, built = [], {}
-    for spec in specs:
-        key = (spec.model, spec.image_size, spec.precision)
-        say(f"[{_clock()}] {'preparing' if key in built else 'building'} {spec.label}")
-        benchmarks.append(Benchmark(spec, device=device, seed=seed, model=built.get(key)))
-        built[key] = benchmarks[-1].model
-    times = [[] for _ in benchmarks]
+def _progress_lines(specs, steps, burn_in, progress_every, say):
+    """What :func:`measure` says after each round: when the burn-in (or the first step) is done, with an estimate of
+    the time to go; then the latest times every ``progress_every`` rounds, after the last, and whenever
+    ``PROGRESS_SECONDS`` passed without a line (a long run on a slow machine should not look hung)."""
     started = last_line = time.perf_counter()
-    for round_number in range(burn_in + steps):
-        order = range(len(benchmarks)) if round_number % 2 == 0 else reversed(range(len(benchmarks)))
-        for index in order:
-            start = time.perf_counter()
-            read_back(benchmarks[index].step())
-            times[index].append(time.perf_counter() - start)
-        measured = round_number + 1 - burn_in
-        if measured == 0 or (burn_in == 0 and round_number == 0):
+
+    def after_round(measured, times):
+        nonlocal last_line
+        if measured == (0 if burn_in else 1):
             per_round = sum(spec_times[-1] for spec_times in times)
-            say(f"[{_clock()}] {'burn-in' if burn_in else 'first step'} done after "
+            say(f"[{timing.clock()}] {'burn-in' if burn_in else 'first step'} done after "
                 f"{time.perf_counter() - started:.0f} s; "
                 f"about {per_round * (steps - max(measured, 0)) / 60:.1f} min to go")
         now = time.perf_counter()
@@ -475,71 +381,10 @@ def _measure_interleaved(specs, steps, burn_in, device, seed, say, progress_ever
                              or now - last_line >= PROGRESS_SECONDS):
             latest = ", ".join(f"{spec.model} {spec.mode} {spec_times[-1]:.3f} s"
                                for spec, spec_times in zip(specs, times))
-            say(f"[{_clock()}] step {measured}/{steps}: {latest}")
+            say(f"[{timing.clock()}] step {measured}/{steps}: {latest}")
             last_line = now
-    return [benchmark.result(StepTimes(tuple(spec_times[:burn_in]), tuple(spec_times[burn_in:])))
-            for benchmark, spec_times in zip(benchmarks, times)]
 
-
-# ------------------------------------------------------------------------------------------ the ceiling
-
-CEILING_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
-
-
-@dataclasses.dataclass(frozen=True)
-class MatmulCeiling:
-    """How fast the machine multiplies two large square matrices: what a network's layers could at best reach."""
-
-    size: int  # the matrices are size x size
-    dtype: str  # "float32", "bfloat16" or "float16"
-    step_seconds: tuple[float, ...]  # measured multiplications
-    device: str  # "cpu" or "gpu"
-
-    @property
-    def best_seconds(self) -> float:
-        return float(np.min(self.step_seconds))
-
-    @property
-    def gflops_per_second(self) -> float:
-        """``2 * size**3`` operations (a multiply and an add per term) over the *fastest* product, in 10^9 per second.
-
-        A ceiling is what the machine can do, so the best time is the right statistic (a network's time is a median:
-        what it typically does); it also needs only one undisturbed product on a busy machine.
-        """
-        return 2 * self.size**3 / self.best_seconds / 1e9
-
-    def describe(self) -> str:
-        return (f"{self.dtype} matmul {self.size}x{self.size} on the {self.device.upper()}: "
-                f"{self.gflops_per_second:.1f} GFLOP/s (best of {len(self.step_seconds)})")
-
-    def to_dict(self) -> dict:
-        return {"size": self.size, "dtype": self.dtype, "device": self.device,
-                "gflops_per_second": self.gflops_per_second, "step_seconds": list(self.step_seconds)}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "MatmulCeiling":
-        return cls(int(values["size"]), values["dtype"], tuple(values["step_seconds"]), values["device"])
-
-
-def measure_matmul_ceiling(size: int = 4096, dtype: str = "float32", *, steps: int = 10, burn_in: int = 2,
-                           device: str = "auto", seed: int = 0) -> MatmulCeiling:
-    """Time ``size x size`` matrix products in TensorFlow (a ``tf.function``): the machine's practical ceiling.
-
-    A large matrix product is the best case for the hardware (every loaded number is reused ``size`` times), and
-    convolutions run as matrix products, so its rate bounds what a network's layers can reach in the same framework
-    and precision. The result is read back as the sum of the product (``size**2`` additions, negligible).
-    """
-    size = _check_count("size", size, 1)
-    _check_choice("dtype", dtype, tuple(CEILING_DTYPES.values()))
-    device = hardware.resolve_device(device)
-    precision = {value: key for key, value in CEILING_DTYPES.items()}[dtype]
-    hardware.check_precision(precision, device)
-    with tf.device(hardware.tensorflow_device_name(device)):
-        first = tf.cast(tf.random.stateless_normal((size, size), seed=(seed, 2)), dtype)
-        second = tf.cast(tf.random.stateless_normal((size, size), seed=(seed, 3)), dtype)
-        product = tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(first, second), tf.float32)))
-        times = time_steps(product, steps=steps, burn_in=burn_in)
-    return MatmulCeiling(size, dtype, times.step_seconds, device)
+    return after_round
 
 
 # ------------------------------------------------------------------------------------------------ reports
@@ -552,41 +397,32 @@ class Report:
     environment: dict  # hardware.describe_environment() at the start
     settings: dict  # steps, burn_in, seed, device
     results: tuple[BenchmarkResult, ...]
-    ceilings: tuple[MatmulCeiling, ...] = ()
+    ceilings: tuple[timing.MatmulCeiling, ...] = ()
     comparisons: tuple[Comparison, ...] = ()
     seconds: float = 0.0  # wall time of the whole run
     load_average_after: list[float] | None = None  # the machine's load when the run ended
 
-    def ceiling_for(self, precision: str) -> MatmulCeiling | None:
+    def ceiling_for(self, precision: str) -> timing.MatmulCeiling | None:
         """The ceiling measured in ``precision``'s arithmetic, if the run measured one."""
-        wanted = CEILING_DTYPES[precision]
+        wanted = timing.CEILING_DTYPES[precision]
         return next((ceiling for ceiling in self.ceilings if ceiling.dtype == wanted), None)
 
-    def find(self, **fields) -> BenchmarkResult:
-        """The one result whose spec has the given field values, e.g. ``find(model="ours", mode="forward")``."""
-        matches = [result for result in self.results
-                   if all(getattr(result.spec, name) == value for name, value in fields.items())]
-        if len(matches) != 1:
-            raise ValueError(f"{len(matches)} results match {fields}; expected exactly one")
-        return matches[0]
-
     def to_dict(self) -> dict:
-        return {"report_version": REPORT_VERSION, "command": self.command, "environment": self.environment,
-                "settings": self.settings, "seconds": self.seconds, "load_average_after": self.load_average_after,
-                "ceilings": [ceiling.to_dict() for ceiling in self.ceilings],
-                "results": [result.to_dict() for result in self.results],
-                "comparisons": [comparison.to_dict() for comparison in self.comparisons]}
+        """The report as JSON values (``dataclasses.asdict``), with the statistics of :data:`RESULT_STATISTICS`
+        and each ceiling's rate written beside the times they come from."""
+        values = {"report_version": REPORT_VERSION, **dataclasses.asdict(self)}
+        for record, result in zip(values["results"], self.results):
+            record.update({name: getattr(result, name) for name in RESULT_STATISTICS})
+        for record, ceiling in zip(values["ceilings"], self.ceilings):
+            record["gflops_per_second"] = ceiling.gflops_per_second
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> "Report":
         if values.get("report_version") != REPORT_VERSION:
             raise ValueError(f"expected a benchmark report of version {REPORT_VERSION}, "
                              f"got version {values.get('report_version')!r}")
-        return cls(command=values["command"], environment=values["environment"], settings=values["settings"],
-                   results=tuple(BenchmarkResult.from_dict(item) for item in values["results"]),
-                   ceilings=tuple(MatmulCeiling.from_dict(item) for item in values["ceilings"]),
-                   comparisons=tuple(Comparison.from_dict(item) for item in values["comparisons"]),
-                   seconds=float(values["seconds"]), load_average_after=values["load_average_after"])
+        return _from_record(cls, values)
 
     def save(self, path) -> None:
         with open(path, "w", encoding="utf-8") as file:
@@ -604,6 +440,23 @@ class Report:
         lines += [f"{c.spec.model} / {c.baseline} median time, {c.spec.mode} {c.spec.execution} {c.spec.precision} "
                   f"{c.spec.batch_size}x{c.spec.image_size}: {c.median_ratio:.3f}" for c in self.comparisons]
         return "\n".join(lines)
+
+
+def _from_record(cls, values: dict):
+    """The dataclass ``cls`` from ``dataclasses.asdict``'s record of it, read back from JSON: nested records become
+    dataclasses and lists tuples again where the field's type says so; keys that are no field (the statistics
+    written beside the times, the report's version) are left out, and absent fields take their defaults."""
+    types = typing.get_type_hints(cls)
+    return cls(**{field.name: _from_value(types[field.name], values[field.name])
+                  for field in dataclasses.fields(cls) if field.name in values})
+
+
+def _from_value(kind, value):
+    if dataclasses.is_dataclass(kind):
+        return _from_record(kind, value)
+    if typing.get_origin(kind) is tuple:  # tuple[X, ...]
+        return tuple(_from_value(typing.get_args(kind)[0], item) for item in value)
+    return value
 
 
 def load_report(source: str, *, timeout: float = 10.0) -> Report:
@@ -635,22 +488,20 @@ def run(specs: Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int
     them and the faster of the two kept: it is the best the machine showed, and a ceiling measured during a busy
     spell would flatter every network. ``ceiling_size=None`` skips the ceiling. Progress goes to ``log``.
     """
-    device = hardware.resolve_device(device)
-    for spec in specs:
-        hardware.check_precision(spec.precision, device)
+    specs, device = _check_arguments(specs, steps, burn_in, device, seed)
     environment = hardware.describe_environment(device)
     started = time.perf_counter()
     say = log if log is not None else (lambda message: None)
-    dtypes = list(dict.fromkeys(CEILING_DTYPES[spec.precision] for spec in specs)) if ceiling_size else []
+    dtypes = list(dict.fromkeys(timing.CEILING_DTYPES[spec.precision] for spec in specs)) if ceiling_size else []
 
     def measure_ceilings(when):
-        measured = [measure_matmul_ceiling(ceiling_size, dtype, device=device, seed=seed) for dtype in dtypes]
+        measured = [timing.measure_matmul_ceiling(ceiling_size, dtype, device=device, seed=seed) for dtype in dtypes]
         for ceiling in measured:
-            say(f"[{_clock()}] {when}: {ceiling.describe()}")
+            say(f"[{timing.clock()}] {when}: {ceiling.describe()}")
         return measured
 
     before = measure_ceilings("ceiling before")
-    results = measure(specs, steps=steps, burn_in=burn_in, device=device, seed=seed, log=log)
+    results = _measure(specs, steps, burn_in, device, seed, log, progress_every=10)
     after = measure_ceilings("ceiling after")
     ceilings = [max(pair, key=lambda ceiling: ceiling.gflops_per_second) for pair in zip(before, after)]
     return Report(command=command, environment=environment,
@@ -661,24 +512,22 @@ def run(specs: Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int
 
 # ---------------------------------------------------------------------------------------------- command line
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer_at_least(least: int, expected: str) -> Callable[[str], int]:
+    """An argparse ``type`` reading an integer of at least ``least``; its error says ``expected <expected>``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+_positive_int = _integer_at_least(1, "a positive integer")
+_non_negative_int = _integer_at_least(0, "an integer >= 0")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,8 @@
-"""Tests of resnet_lessons.bench and resnet_lessons.hardware: the timing, the statistics, the precisions, the report
+"""Tests of resnet_lessons.bench and resnet_lessons.hardware: the steps, the statistics, the precisions, the report
 and the command line, on tiny models and one or two steps (no test here judges a machine's speed)."""
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_lessons import bench, complexity, hardware, models
+from resnet_lessons import bench, complexity, hardware, models, timing
 
 TINY = dict(model="tiny", batch_size=2, image_size=8)
 
@@ -55,6 +56,12 @@ def test_spec_refuses_bad_values_naming_them(fields, message):
         tiny_spec(**fields)
 
 
+def test_the_timing_chapter_6_calls_through_bench_is_timing():
+    assert bench.time_steps is timing.time_steps and bench.read_back is timing.read_back
+    assert bench.measure_matmul_ceiling is timing.measure_matmul_ceiling
+    assert (bench.BLOG_STEPS, bench.BLOG_BURN_IN, bench.BLOG_BATCH_SIZE, bench.BLOG_IMAGE_SIZE) == (100, 10, 16, 224)
+
+
 def test_spec_label_and_group():
     spec = tiny_spec(mode="forward-backward")
     assert spec.label == "tiny forward-backward function float32 2x8"
@@ -94,69 +101,6 @@ def test_build_model_restores_the_global_dtype_policy():
     model = bench.build_model("resnet20", 8, precision="mixed_bfloat16")
     assert model.layers[1].dtype_policy.name == "mixed_bfloat16"
     assert keras.config.dtype_policy().name == before
-
-
-# ------------------------------------------------------------------------------------------------- timing
-
-def test_read_back_copies_tensors_to_numpy_in_any_nest():
-    copied = bench.read_back({"a": tf.ones(2), "b": [tf.zeros(()), 3]})
-    assert isinstance(copied["a"], np.ndarray) and copied["a"].tolist() == [1.0, 1.0]
-    assert isinstance(copied["b"][0], (np.ndarray, np.generic)) and copied["b"][1] == 3
-
-
-def test_read_back_waits_for_an_asynchronous_result():
-    # In asynchronous mode a call returns before its result exists; reading it back gives the computed value.
-    tf.config.experimental.set_synchronous_execution(False)
-    try:
-        matrix = tf.random.stateless_normal((64, 64), seed=(0, 0))
-        product = tf.matmul(matrix, matrix)
-        assert np.allclose(bench.read_back(product), matrix.numpy() @ matrix.numpy(), atol=1e-3)
-    finally:
-        tf.config.experimental.set_synchronous_execution(True)
-
-
-class CountingStep:
-    """A step whose result records whether it was read back."""
-
-    def __init__(self):
-        self.calls = 0
-        self.read = 0
-
-    def __call__(self):
-        self.calls += 1
-        step = self
-
-        class Result:
-            def numpy(self):
-                step.read += 1
-                return np.zeros(1)
-
-        return Result()
-
-
-def test_time_steps_runs_burn_in_plus_steps_and_reads_every_result():
-    step = CountingStep()
-    times = bench.time_steps(step, steps=3, burn_in=2)
-    assert step.calls == step.read == 5
-    assert len(times.burn_in_seconds) == 2 and len(times.step_seconds) == 3
-    assert all(seconds >= 0 for seconds in times.step_seconds)
-
-
-def test_time_steps_logs_progress_like_the_blog():
-    lines = []
-    bench.time_steps(CountingStep(), steps=4, burn_in=1, log=lines.append, label="tiny", progress_every=2)
-    assert len(lines) == 2 and "tiny step 2/4" in lines[0] and "tiny step 4/4" in lines[1]
-
-
-@pytest.mark.parametrize("arguments, message", [
-    (dict(steps=0), "steps must be an integer >= 1, got 0"),
-    (dict(steps=-5), "steps must be an integer >= 1, got -5"),
-    (dict(burn_in=-1), "burn_in must be an integer >= 0, got -1"),
-    (dict(progress_every=0), "progress_every must be an integer >= 1, got 0"),
-])
-def test_time_steps_refuses_bad_counts(arguments, message):
-    with pytest.raises(ValueError, match=message):
-        bench.time_steps(CountingStep(), **arguments)
 
 
 # ------------------------------------------------------------------------------------------------ the steps
@@ -202,18 +146,10 @@ def test_make_step_refuses_unknown_modes_and_executions(arguments, message):
 
 # --------------------------------------------------------------------------------------- measuring many
 
-def test_measure_interleaves_benchmarks_reversing_the_order_each_round(monkeypatch):
-    calls = []
-    original = bench.Benchmark.step
-
-    def recording_step(self):
-        calls.append(self.spec.model)
-        return original(self)
-
-    monkeypatch.setattr(bench.Benchmark, "step", recording_step)
+def test_measure_returns_one_result_per_spec_in_order():
+    # The interleaving itself is timing.time_interleaved's (tests/test_timing.py).
     specs = [tiny_spec(model="tiny"), tiny_spec(model="resnet20")]
     results = bench.measure(specs, steps=2, burn_in=1, log=None)
-    assert calls == ["tiny", "resnet20", "resnet20", "tiny", "tiny", "resnet20"]
     assert [result.spec for result in results] == specs
     assert all(len(r.step_seconds) == 2 and len(r.burn_in_seconds) == 1 for r in results)
     assert results[1].multiply_adds_per_image == complexity.count_multiply_adds(models.resnet20(input_shape=(8, 8, 3)))
@@ -264,7 +200,7 @@ def test_measure_refuses_bad_arguments():
 
 def test_an_unsupported_precision_is_refused_before_any_model_is_built(monkeypatch):
     monkeypatch.setattr(hardware, "cpu_flags", lambda path=hardware.CPUINFO_PATH: frozenset({"avx2", "fma"}))
-    monkeypatch.setattr(bench, "Benchmark", None)  # building anything would fail differently
+    monkeypatch.setattr(bench, "build_model", None)  # building anything would fail differently
     with pytest.raises(ValueError, match="precision 'mixed_bfloat16' is not supported on this CPU: this CPU has no "
                                          "bfloat16 instructions"):
         bench.measure(tiny_spec(precision="mixed_bfloat16"), steps=1, device="cpu")
@@ -297,7 +233,7 @@ def test_backward_work_counts_three_forward_passes(mode):
 
 
 def test_describe_prints_the_blog_line_and_the_fraction_of_the_ceiling():
-    ceiling = bench.MatmulCeiling(size=1000, dtype="float32", step_seconds=(0.1,), device="cpu")
+    ceiling = timing.MatmulCeiling(size=1000, dtype="float32", step_seconds=(0.1,), device="cpu")
     assert ceiling.gflops_per_second == pytest.approx(20.0)
     line = result_with([0.5, 0.5, 0.5], batch_size=5, multiply_adds=10**9).describe(ceiling)
     assert line == ("tiny forward function float32 5x8: 0.500 +/- 0.000 s/batch over 3 steps, median 0.500 s, "
@@ -311,30 +247,6 @@ def test_compare_divides_medians_within_groups_only():
     [comparison] = bench.compare([ours, baseline, other_group], baseline="resnet56")
     assert comparison.spec == ours.spec and comparison.baseline == "resnet56"
     assert comparison.median_ratio == 0.5
-
-
-# ------------------------------------------------------------------------------------------------ ceiling
-
-def test_ceiling_rate_comes_from_the_fastest_product():
-    ceiling = bench.MatmulCeiling(size=1000, dtype="float32", step_seconds=(0.4, 0.1, 0.2), device="cpu")
-    assert ceiling.gflops_per_second == pytest.approx(20.0)
-    assert ceiling.describe() == "float32 matmul 1000x1000 on the CPU: 20.0 GFLOP/s (best of 3)"
-
-
-def test_matmul_ceiling_measures_a_positive_rate():
-    ceiling = bench.measure_matmul_ceiling(64, steps=2, burn_in=1)
-    assert ceiling.size == 64 and ceiling.dtype == "float32" and len(ceiling.step_seconds) == 2
-    assert ceiling.gflops_per_second > 0
-
-
-def test_matmul_ceiling_refuses_bad_arguments(monkeypatch):
-    with pytest.raises(ValueError, match="size must be an integer >= 1, got 0"):
-        bench.measure_matmul_ceiling(0)
-    with pytest.raises(ValueError, match="unknown dtype 'int8'"):
-        bench.measure_matmul_ceiling(64, "int8")
-    monkeypatch.setattr(hardware, "cpu_flags", lambda path=hardware.CPUINFO_PATH: frozenset({"avx2"}))
-    with pytest.raises(ValueError, match="this CPU has no float16 instructions"):
-        bench.measure_matmul_ceiling(64, "float16", device="cpu")
 
 
 # ---------------------------------------------------------------------------------------------- hardware
@@ -425,7 +337,7 @@ def test_the_tf32_switch_and_the_summary_label(monkeypatch):
 # ------------------------------------------------------------------------------------------------ reports
 
 def test_report_round_trips_through_json(tmp_path):
-    ceiling = bench.MatmulCeiling(64, "float32", (0.001, 0.002), "cpu")
+    ceiling = timing.MatmulCeiling(64, "float32", (0.001, 0.002), "cpu")
     results = (result_with([1.0, 2.0], model="tiny"), result_with([2.0, 2.0], model="resnet56"))
     report = bench.Report(command="python -m resnet_lessons.bench", environment={"cpu": "x"},
                           settings={"steps": 2}, results=results, ceilings=(ceiling,),
@@ -435,11 +347,18 @@ def test_report_round_trips_through_json(tmp_path):
     report.save(path)
     loaded = bench.load_report(str(path))
     assert loaded == report
-    assert loaded.find(model="resnet56").median_seconds == 2.0
+    assert loaded.results[1].median_seconds == 2.0
     assert loaded.ceiling_for("float32") == ceiling and loaded.ceiling_for("mixed_bfloat16") is None
     assert "tiny / resnet56 median time, forward function float32 4x8: 0.750" in loaded.summary()
-    with pytest.raises(ValueError, match="2 results match"):
-        loaded.find(mode="forward")
+    stored = json.loads(path.read_text())  # the statistics are written beside the times, for readers of the file
+    assert stored["report_version"] == 1 and stored["results"][1]["median_seconds"] == 2.0
+    assert stored["ceilings"][0]["gflops_per_second"] == pytest.approx(ceiling.gflops_per_second)
+
+
+def test_the_stored_chapter_6_report_reads_back_and_writes_out_unchanged():
+    path = pathlib.Path(__file__).resolve().parents[1] / "book" / "data" / "resnet50_benchmark.json"
+    report = bench.load_report(str(path))
+    assert json.loads(json.dumps(report.to_dict())) == json.loads(path.read_text())
 
 
 def test_report_of_another_version_is_refused(tmp_path):
@@ -506,7 +425,7 @@ def test_command_line_runs_and_writes_a_json_report(tmp_path, capsys, monkeypatc
 
 def test_run_keeps_the_faster_of_the_ceilings_measured_before_and_after(monkeypatch):
     rates = iter([0.2, 0.1])  # seconds per product: the second measurement is the faster one
-    monkeypatch.setattr(bench, "measure_matmul_ceiling", lambda size, dtype, **kwargs: bench.MatmulCeiling(
+    monkeypatch.setattr(timing, "measure_matmul_ceiling", lambda size, dtype, **kwargs: timing.MatmulCeiling(
         size, dtype, (next(rates),), "cpu"))
     lines = []
     report = bench.run([tiny_spec()], steps=1, burn_in=0, ceiling_size=1000, log=lines.append)

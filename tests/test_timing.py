@@ -1,0 +1,110 @@
+"""Tests of resnet_lessons.timing: reading results back, the timing loop (one step or several interleaved) and the
+matmul ceiling, on tiny steps (no test here judges a machine's speed)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from resnet_lessons import hardware, timing
+
+
+def test_read_back_copies_tensors_to_numpy_in_any_nest():
+    copied = timing.read_back({"a": tf.ones(2), "b": [tf.zeros(()), 3]})
+    assert isinstance(copied["a"], np.ndarray) and copied["a"].tolist() == [1.0, 1.0]
+    assert isinstance(copied["b"][0], (np.ndarray, np.generic)) and copied["b"][1] == 3
+
+
+def test_read_back_waits_for_an_asynchronous_result():
+    # In asynchronous mode a call returns before its result exists; reading it back gives the computed value.
+    tf.config.experimental.set_synchronous_execution(False)
+    try:
+        matrix = tf.random.stateless_normal((64, 64), seed=(0, 0))
+        product = tf.matmul(matrix, matrix)
+        assert np.allclose(timing.read_back(product), matrix.numpy() @ matrix.numpy(), atol=1e-3)
+    finally:
+        tf.config.experimental.set_synchronous_execution(True)
+
+
+class CountingStep:
+    """A step whose result records whether it was read back, and which names itself in ``calls`` when called."""
+
+    def __init__(self, name="step", calls=None):
+        self.name, self.calls, self.read = name, calls if calls is not None else [], 0
+
+    def __call__(self):
+        self.calls.append(self.name)
+        step = self
+
+        class Result:
+            def numpy(self):
+                step.read += 1
+                return np.zeros(1)
+
+        return Result()
+
+
+def test_time_steps_runs_burn_in_plus_steps_and_reads_every_result():
+    step = CountingStep()
+    times = timing.time_steps(step, steps=3, burn_in=2)
+    assert len(step.calls) == step.read == 5
+    assert len(times.burn_in_seconds) == 2 and len(times.step_seconds) == 3
+    assert all(seconds >= 0 for seconds in times.step_seconds)
+
+
+def test_time_steps_logs_progress_like_the_blog():
+    lines = []
+    timing.time_steps(CountingStep(), steps=4, burn_in=1, log=lines.append, label="tiny", progress_every=2)
+    assert len(lines) == 2 and "tiny step 2/4" in lines[0] and "tiny step 4/4" in lines[1]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(steps=0), "steps must be an integer >= 1, got 0"),
+    (dict(steps=-5), "steps must be an integer >= 1, got -5"),
+    (dict(steps=True), "steps must be an integer >= 1, got True"),
+    (dict(burn_in=-1), "burn_in must be an integer >= 0, got -1"),
+    (dict(progress_every=0), "progress_every must be an integer >= 1, got 0"),
+])
+def test_time_steps_refuses_bad_counts(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        timing.time_steps(CountingStep(), **arguments)
+
+
+def test_time_interleaved_reverses_the_order_each_round_and_reports_every_round():
+    calls, rounds = [], []
+    steps = [CountingStep("a", calls), CountingStep("b", calls)]
+    times = timing.time_interleaved(steps, steps=2, burn_in=1,
+                                    after_round=lambda measured, seconds: rounds.append((measured, len(seconds[0]))))
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert all(step.read == 3 for step in steps)
+    assert rounds == [(0, 1), (1, 2), (2, 3)]
+    assert [(len(t.burn_in_seconds), len(t.step_seconds)) for t in times] == [(1, 2), (1, 2)]
+
+
+def test_check_choice_names_the_value_and_the_choices():
+    assert timing.check_choice("mode", "a", ("a", "b")) == "a"
+    with pytest.raises(ValueError, match="unknown mode 'c': expected one of a, b"):
+        timing.check_choice("mode", "c", ("a", "b"))
+
+
+# ------------------------------------------------------------------------------------------------ ceiling
+
+def test_ceiling_rate_comes_from_the_fastest_product():
+    ceiling = timing.MatmulCeiling(size=1000, dtype="float32", step_seconds=(0.4, 0.1, 0.2), device="cpu")
+    assert ceiling.gflops_per_second == pytest.approx(20.0)
+    assert ceiling.describe() == "float32 matmul 1000x1000 on the CPU: 20.0 GFLOP/s (best of 3)"
+
+
+def test_matmul_ceiling_measures_a_positive_rate():
+    ceiling = timing.measure_matmul_ceiling(64, steps=2, burn_in=1)
+    assert ceiling.size == 64 and ceiling.dtype == "float32" and len(ceiling.step_seconds) == 2
+    assert ceiling.gflops_per_second > 0
+
+
+def test_matmul_ceiling_refuses_bad_arguments(monkeypatch):
+    with pytest.raises(ValueError, match="size must be an integer >= 1, got 0"):
+        timing.measure_matmul_ceiling(0)
+    with pytest.raises(ValueError, match="unknown dtype 'int8'"):
+        timing.measure_matmul_ceiling(64, "int8")
+    monkeypatch.setattr(hardware, "cpu_flags", lambda path=hardware.CPUINFO_PATH: frozenset({"avx2"}))
+    with pytest.raises(ValueError, match="this CPU has no float16 instructions"):
+        timing.measure_matmul_ceiling(64, "float16", device="cpu")
