@@ -1,4 +1,4 @@
-"""Training profiles: the paper's recipe and a quick version of it for a laptop CPU (every training chapter).
+"""Training profiles: the paper's recipe and shorter versions of it for a laptop CPU (every training chapter).
 
 A profile is a frozen :class:`TrainConfig`; notebooks pick one by name, and the ``RESNET_LESSONS_PROFILE``
 environment variable changes the default for a whole run of the book (``RESNET_LESSONS_PROFILE=paper`` on a GPU
@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+
+from resnet_lessons import bench
 
 PROFILE_ENVIRONMENT_VARIABLE = "RESNET_LESSONS_PROFILE"
 
@@ -28,25 +30,49 @@ def _require(condition: bool, field: str, value, expected: str):
         raise ValueError(f"TrainConfig.{field} must be {expected}, got {value!r}")
 
 
+def step_decay(iteration, *, learning_rate: float, decay_iterations: tuple[int, ...], warmup_iterations: int,
+               warmup_learning_rate: float, as_number=float):
+    """The paper's learning-rate schedule at SGD step ``iteration`` (counted from 0), written once for the book.
+
+    ``warmup_learning_rate`` for the first ``warmup_iterations`` steps, then ``learning_rate``, divided by 10 at each
+    of ``decay_iterations``. The same lines serve the history (:meth:`TrainConfig.learning_rate_at`, with a Python
+    int) and the optimizer (:class:`resnet_lessons.train.WarmupStepDecay`, with the step counter as a tensor inside
+    the compiled training step): ``as_number`` turns a comparison into 1 or 0 (``float`` for Python numbers, a cast for
+    tensors), and the warm-up is chosen by multiplying by it instead of by an ``if``, which a tensor cannot drive.
+
+    Returns:
+        The learning rate: a ``float`` for a Python ``iteration``, else of the type ``as_number`` returns.
+    """
+    decays = sum(as_number(iteration >= boundary) for boundary in decay_iterations)
+    warming_up = as_number(iteration < warmup_iterations)
+    return warming_up * warmup_learning_rate + (1 - warming_up) * learning_rate * 0.1**decays
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides how a network is trained, so two runs under one config are comparable."""
+    """Everything that decides how a network is trained, so two runs under one config are comparable.
+
+    The defaults are the paper's CIFAR-10 recipe (Sec. 4.2), so a profile names only what it changes. 64k iterations
+    of batch 128 on 45k images is 182 epochs of 351 steps; the divisions by 10 at 32k and 48k iterations fall after
+    epochs 91 and 137.
+    """
 
     name: str  # shown on figures and in histories
-    epochs: int  # passes over the (sub)set of training images
-    batch_size: int  # images per SGD step (the paper: 128)
-    learning_rate: float  # after warm-up, before the first decay (the paper: 0.1)
-    momentum: float  # SGD momentum (the paper: 0.9)
-    weight_decay: float  # L2 coefficient on conv and dense kernels, added to the gradient (the paper: 1e-4)
-    decay_epochs: tuple[int, ...]  # epochs after which the learning rate is divided by 10
-    warmup_iterations: int  # steps before the full learning rate (the paper: 400, for ResNet-110 only: for_depth)
-    warmup_learning_rate: float  # learning rate during warm-up (the paper: 0.01)
-    train_examples: int | None  # first N training images (None: all; the paper: 45,000 after a 5k validation split)
-    test_examples: int | None  # first N test images (None: all)
-    validation_examples: int  # held out of the training images, measured after every epoch (the paper: 5,000)
-    image_size: int  # side of the images the nets see; CIFAR's 32 is area-downsampled to it when smaller
-    augment: bool  # the paper's pad-crop-flip augmentation
-    jit_compile: bool | str  # XLA: "auto" uses it on a GPU and not on a CPU, where it does not pay off
+    epochs: int = 182  # passes over the (sub)set of training images
+    batch_size: int = 128  # images per SGD step
+    learning_rate: float = 0.1  # after warm-up, before the first decay
+    momentum: float = 0.9  # SGD momentum
+    weight_decay: float = 1e-4  # L2 coefficient on conv and dense kernels, added to the gradient
+    decay_epochs: tuple[int, ...] = (91, 137)  # epochs after which the learning rate is divided by 10
+    # Steps at warmup_learning_rate before the full learning rate; the paper warms up ResNet-110 only (for_depth).
+    warmup_iterations: int = 0
+    warmup_learning_rate: float = 0.01  # learning rate during warm-up (the paper's, for ResNet-110)
+    train_examples: int | None = None  # first N training images (None: all, 45,000 after the validation split)
+    test_examples: int | None = None  # first N test images (None: all)
+    validation_examples: int = 5_000  # held out of the training images, measured after every epoch
+    image_size: int = 32  # side of the images the nets see; CIFAR's 32 is area-downsampled to it when smaller
+    augment: bool = True  # the paper's pad-crop-flip augmentation
+    jit_compile: bool | str = "auto"  # XLA: "auto" uses it on a GPU and not on a CPU, where it does not pay off
     # With a validation split: measure the test split after every epoch as well, for curves like the paper's Fig. 6.
     # Nothing is chosen on it (the schedule is fixed in advance), so it stays a test set. Without a validation split
     # the test split is measured after every epoch anyway.
@@ -83,16 +109,19 @@ class TrainConfig:
         """The ``(height, width, 3)`` a model trained under this profile takes."""
         return (self.image_size, self.image_size, 3)
 
-    def learning_rate_at(self, iteration: int, steps_per_epoch: int) -> float:
-        """The learning rate of SGD step ``iteration`` (counted from 0): warm-up, then steps of /10."""
-        if not _is_int(iteration) or iteration < 0:
-            raise ValueError(f"iteration must be an integer >= 0, got {iteration!r}")
+    def decay_iterations(self, steps_per_epoch: int) -> tuple[int, ...]:
+        """The SGD steps (counted from 0) at which the learning rate is divided by 10: ``decay_epochs`` in steps."""
         if not _is_int(steps_per_epoch) or steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
-        if iteration < self.warmup_iterations:
-            return self.warmup_learning_rate
-        decays = sum(iteration >= epoch * steps_per_epoch for epoch in self.decay_epochs)
-        return self.learning_rate * 0.1**decays
+        return tuple(epoch * steps_per_epoch for epoch in self.decay_epochs)
+
+    def learning_rate_at(self, iteration: int, steps_per_epoch: int) -> float:
+        """The learning rate of SGD step ``iteration`` (counted from 0), by :func:`step_decay`: the history's column."""
+        if not _is_int(iteration) or iteration < 0:
+            raise ValueError(f"iteration must be an integer >= 0, got {iteration!r}")
+        return step_decay(iteration, learning_rate=self.learning_rate,
+                          decay_iterations=self.decay_iterations(steps_per_epoch),
+                          warmup_iterations=self.warmup_iterations, warmup_learning_rate=self.warmup_learning_rate)
 
     def describe(self) -> str:
         """One line for figure captions and logs: the recipe, and which split is measured when."""
@@ -109,25 +138,8 @@ class TrainConfig:
                 f"{images} at {self.image_size}x{self.image_size}; {held_out}")
 
 
-# The paper's CIFAR-10 recipe (Sec. 4.2): 64k iterations of batch 128 on 45k images is 182 epochs of 351 steps;
-# the divisions by 10 at 32k and 48k iterations fall after epochs 91 and 137.
-PAPER = TrainConfig(
-    name="paper",
-    epochs=182,
-    batch_size=128,
-    learning_rate=0.1,
-    momentum=0.9,
-    weight_decay=1e-4,
-    decay_epochs=(91, 137),
-    warmup_iterations=0,
-    warmup_learning_rate=0.01,
-    train_examples=None,
-    test_examples=None,
-    validation_examples=5_000,
-    image_size=32,
-    augment=True,
-    jit_compile="auto",
-)
+# The paper's CIFAR-10 recipe: the defaults of TrainConfig.
+PAPER = TrainConfig(name="paper")
 
 # Minutes on two CPU cores. The recipe's shape is kept (SGD with momentum and weight decay, a warm-up, a step decay)
 # but scaled down: 4,096 images at 16x16 (a 32x32 image has four times the pixels to convolve), 8 epochs of 32 steps,
@@ -144,23 +156,8 @@ PAPER = TrainConfig(
 # images in one epoch; 32x32 with augmentation at 0.1; even Adam. Plain-32 stays there as well. So the quick profile
 # stays as it is: chapter 1 says that at this scale the deep plain net fails to start rather than converging to a
 # higher error as in the paper, and shows the paper's degradation from a stored run of MEDIUM.
-QUICK = TrainConfig(
-    name="quick",
-    epochs=8,
-    batch_size=128,
-    learning_rate=0.02,
-    momentum=0.9,
-    weight_decay=1e-4,
-    decay_epochs=(6,),
-    warmup_iterations=32,
-    warmup_learning_rate=0.01,
-    train_examples=4_096,
-    test_examples=1_024,
-    validation_examples=0,
-    image_size=16,
-    augment=False,
-    jit_compile="auto",
-)
+QUICK = TrainConfig(name="quick", epochs=8, learning_rate=0.02, decay_epochs=(6,), warmup_iterations=32,
+                    train_examples=4_096, test_examples=1_024, validation_examples=0, image_size=16, augment=False)
 
 # Between the two, for runs longer than a chapter allows (benchmarks/degradation_seeds.py and benchmarks/figure6.py,
 # whose result files chapters 1 and 4 read): the paper's recipe (learning rate 0.1 from the first step, momentum,
@@ -170,8 +167,7 @@ QUICK = TrainConfig(
 # plain-56 never leaves chance, at any setting we tried (see QUICK). Under this recipe (CIFAR-10, the JPEG copy, 2 CPU
 # cores) plain-56 left chance within its first three epochs for each of seeds 0, 1 and 2 and ended at 76-79 %
 # training error, against 37-38 % for plain-20: the paper's degradation. About 0.3 s per step for a 56-layer net.
-MEDIUM = dataclasses.replace(PAPER, name="medium", epochs=10, decay_epochs=(5, 8), image_size=16,
-                             test_every_epoch=True)
+MEDIUM = TrainConfig(name="medium", epochs=10, decay_epochs=(5, 8), image_size=16, test_every_epoch=True)
 
 PROFILES = {config.name: config for config in (QUICK, MEDIUM, PAPER)}
 
@@ -206,6 +202,8 @@ def for_depth(config: TrainConfig | str | None, depth: int) -> TrainConfig:
         return config
     return dataclasses.replace(config, name=f"{config.name}-warmup", warmup_iterations=DEEP_WARMUP_ITERATIONS,
                                warmup_learning_rate=DEEP_WARMUP_LEARNING_RATE)
+
+
 DEFAULT_PROFILE = "quick"
 
 
@@ -225,3 +223,39 @@ def get_profile(name: str | None = None) -> TrainConfig:
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}{source}: expected one of {', '.join(sorted(PROFILES))}")
     return PROFILES[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkSizes:
+    """How large chapter 6's speed measurements are under a profile: seconds on a laptop, the blog's sizes on a GPU."""
+
+    batch_size: int  # images per timed step
+    image_size: int  # height and width of the images
+    steps: int  # timed steps
+    burn_in: int  # steps run first and left out of the statistics
+    batch_sizes: tuple[int, ...]  # the batch sizes of the throughput sweep
+    ceiling_size: int  # side of the square matrices whose product measures the machine's ceiling
+
+
+BENCHMARK_SIZES = {
+    "quick": BenchmarkSizes(batch_size=4, image_size=96, steps=12, burn_in=3, batch_sizes=(1, 2, 4, 8, 16, 32, 64),
+                            ceiling_size=2048),
+    "paper": BenchmarkSizes(batch_size=bench.BLOG_BATCH_SIZE, image_size=bench.BLOG_IMAGE_SIZE, steps=bench.BLOG_STEPS,
+                            burn_in=bench.BLOG_BURN_IN, batch_sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+                            ceiling_size=4096),
+}
+
+
+def benchmark_sizes(config: TrainConfig | str | None = None) -> BenchmarkSizes:
+    """The sizes of chapter 6's measurements under profile ``config`` (a ``TrainConfig``, a name, or ``None``).
+
+    The ``paper`` profile gets the blog's benchmark (batch 16 of 224x224, 100 steps after 10), the ``quick`` one a
+    version that takes seconds on two CPU cores. Any other profile (``medium``, one a reader adds) gets the default
+    profile's sizes, so a new name never stops the chapter; add it to ``BENCHMARK_SIZES`` to give it its own.
+    """
+    if config is None:
+        config = get_profile()
+    name = config.name if isinstance(config, TrainConfig) else config
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"config must be a TrainConfig or a profile name, got {config!r}")
+    return BENCHMARK_SIZES.get(name, BENCHMARK_SIZES[DEFAULT_PROFILE])

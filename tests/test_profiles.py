@@ -1,4 +1,4 @@
-"""Profiles: selection by name and environment, validation, the learning-rate schedule."""
+"""Profiles: their values, choice by name and environment, validation, the learning-rate schedule, benchmark sizes."""
 
 import dataclasses
 import math
@@ -6,6 +6,38 @@ import math
 import pytest
 
 from resnet_lessons import profiles
+
+
+# Every field of every profile, as it was before TrainConfig had defaults: the defaults must not move a profile.
+PROFILE_VALUES = {
+    "quick": dict(name="quick", epochs=8, batch_size=128, learning_rate=0.02, momentum=0.9, weight_decay=1e-4,
+                  decay_epochs=(6,), warmup_iterations=32, warmup_learning_rate=0.01, train_examples=4096,
+                  test_examples=1024, validation_examples=0, image_size=16, augment=False, jit_compile="auto",
+                  test_every_epoch=False),
+    "medium": dict(name="medium", epochs=10, batch_size=128, learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
+                   decay_epochs=(5, 8), warmup_iterations=0, warmup_learning_rate=0.01, train_examples=None,
+                   test_examples=None, validation_examples=5000, image_size=16, augment=True, jit_compile="auto",
+                   test_every_epoch=True),
+    "paper": dict(name="paper", epochs=182, batch_size=128, learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
+                  decay_epochs=(91, 137), warmup_iterations=0, warmup_learning_rate=0.01, train_examples=None,
+                  test_examples=None, validation_examples=5000, image_size=32, augment=True, jit_compile="auto",
+                  test_every_epoch=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROFILE_VALUES))
+def test_every_profile_keeps_its_values(name):
+    values = dataclasses.asdict(profiles.PROFILES[name])
+    assert list(values) == list(PROFILE_VALUES[name])  # the field order too: it is the order of stored JSON
+    assert values == PROFILE_VALUES[name]
+    assert [type(value) for value in values.values()] == [type(value) for value in PROFILE_VALUES[name].values()]
+    assert sorted(profiles.PROFILES) == sorted(PROFILE_VALUES)
+
+
+def test_the_defaults_are_the_papers_recipe():
+    assert profiles.TrainConfig(name="paper") == profiles.PAPER
+    with pytest.raises(TypeError):
+        profiles.TrainConfig()  # a profile is always named
 
 
 def test_profiles_by_name():
@@ -59,6 +91,20 @@ def test_learning_rate_schedule_warms_up_then_decays():
                                  decay_epochs=(2, 3))
     rates = [config.learning_rate_at(step, steps_per_epoch=10) for step in (0, 4, 5, 19, 20, 29, 30)]
     assert rates == pytest.approx([0.01, 0.01, 0.1, 0.1, 0.01, 0.01, 0.001])
+    assert config.decay_iterations(10) == (20, 30)
+
+
+def test_step_decay_gives_the_same_floats_as_the_rule_written_out():
+    # The warm-up is chosen by multiplying by 0 or 1, which must leave each rate exactly as "if ... else" gives it.
+    for config, steps in ((profiles.QUICK, 32), (profiles.PAPER, 351), (profiles.for_depth("paper", 110), 351)):
+        for iteration in range(0, config.epochs * steps, 7):
+            decays = sum(iteration >= epoch * steps for epoch in config.decay_epochs)
+            expected = (config.warmup_learning_rate if iteration < config.warmup_iterations
+                        else config.learning_rate * 0.1**decays)
+            rate = config.learning_rate_at(iteration, steps)
+            assert type(rate) is float and rate == expected
+    assert profiles.step_decay(3, learning_rate=0.1, decay_iterations=(), warmup_iterations=0,
+                               warmup_learning_rate=0.01) == 0.1
 
 
 @pytest.mark.parametrize("field, value", [
@@ -78,7 +124,7 @@ def test_describe_and_input_shape():
 
 
 @pytest.mark.parametrize("iteration, steps_per_epoch, message", [
-    (-1, 10, "iteration"), (1.5, 10, "iteration"), (0, 0, "steps_per_epoch"),
+    (-1, 10, "iteration"), (1.5, 10, "iteration"), (0, 0, "steps_per_epoch"), (0, 2.0, "steps_per_epoch"),
 ])
 def test_learning_rate_at_rejects_bad_steps(iteration, steps_per_epoch, message):
     with pytest.raises(ValueError, match=message):
@@ -101,3 +147,20 @@ def test_for_depth_adds_the_papers_resnet110_warmup():
 def test_for_depth_rejects_bad_depths(depth):
     with pytest.raises(ValueError, match="depth must be a positive integer"):
         profiles.for_depth("paper", depth)
+
+
+def test_benchmark_sizes_per_profile_with_a_fallback(monkeypatch):
+    quick, paper = profiles.benchmark_sizes("quick"), profiles.benchmark_sizes(profiles.PAPER)
+    assert (quick.batch_size, quick.image_size, quick.steps, quick.burn_in) == (4, 96, 12, 3)
+    assert quick.batch_sizes == (1, 2, 4, 8, 16, 32, 64) and quick.ceiling_size == 2048
+    # the paper profile measures the blog's benchmark: batch 16 of 224x224, 100 timed steps after 10
+    assert (paper.batch_size, paper.image_size, paper.steps, paper.burn_in) == (16, 224, 100, 10)
+    assert paper.batch_sizes[-1] == 256 and paper.ceiling_size == 4096
+    # any other profile, among them one a reader adds, gets the default profile's sizes instead of a KeyError
+    assert profiles.benchmark_sizes("medium") == profiles.benchmark_sizes("my-profile") == quick
+    assert profiles.benchmark_sizes(dataclasses.replace(profiles.PAPER, name="paper-bf16")) == quick
+    monkeypatch.setenv("RESNET_LESSONS_PROFILE", "paper")
+    assert profiles.benchmark_sizes() == paper
+    for bad in ("", 3):
+        with pytest.raises(ValueError, match="a TrainConfig or a profile name"):
+            profiles.benchmark_sizes(bad)
