@@ -7,12 +7,12 @@ training loss and error per epoch, with the held-out error: the test images afte
 and what the paper's figures plot), or, with a validation split (the paper profile's 45k/5k), the validation images
 after every epoch and the test images once, after the last one, so that no decision ever looks at the test set.
 
-Given a ``checkpoint_dir`` it saves the weights, the optimiser's state and the history after every epoch, and a
-later call with the same directory continues after the last finished epoch (a Colab disconnect or a Ctrl-C loses
-at most the epoch in progress). Because the input pipeline draws each epoch's order and augmentation from
-``(seed, epoch)`` alone, a resumed run sees exactly the batches the uninterrupted run would have seen. For the same
-reason a finished run can be *extended*: a later call whose config differs only in ``epochs`` trains the missing
-epochs and gives what one longer run would have given.
+Given a ``checkpoint_dir`` it saves the weights, the optimiser's state and the history after every epoch (see
+:mod:`resnet_lessons.checkpoints`), and a later call with the same directory continues after the last finished
+epoch (a Colab disconnect or a Ctrl-C loses at most the epoch in progress). Because the input pipeline draws each
+epoch's order and augmentation from ``(seed, epoch)`` alone, a resumed run sees exactly the batches the
+uninterrupted run would have seen. For the same reason a finished run can be *extended*: a later call whose config
+differs only in ``epochs`` trains the missing epochs and gives what one longer run would have given.
 
 The same function trains on several devices (chapter 4): build the model inside ``strategy.scope()`` of a
 ``tf.distribute`` strategy (see :mod:`resnet_lessons.distribute`) and pass the strategy; each global batch of
@@ -24,18 +24,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import pathlib
-import shutil
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet_lessons import data, models, pipeline, profiles, progress
+from resnet_lessons import checkpoints, data, models, pipeline, profiles, progress
 
-RUN_FILE = "run.json"
+# Names from before checkpoints had their own module, which run_report and responses still import from here.
+RUN_FILE = checkpoints.RUN_FILE
+_write_json_atomically = checkpoints.write_json_atomically
 
 
 # --------------------------------------------------------------------------------------------- the optimiser
@@ -75,7 +75,11 @@ def _is_kernel(variable) -> bool:
 
 @keras.saving.register_keras_serializable(package="resnet_lessons")
 class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """A constant warm-up learning rate, then ``learning_rate`` divided by 10 at each boundary (in iterations)."""
+    """A constant warm-up learning rate, then ``learning_rate`` divided by 10 at each boundary (in iterations).
+
+    The optimizer's side of :func:`resnet_lessons.profiles.step_decay`, the schedule's one formula, which also gives
+    the history's learning-rate column (:meth:`~resnet_lessons.profiles.TrainConfig.learning_rate_at`).
+    """
 
     def __init__(self, learning_rate: float, boundaries: tuple[int, ...], warmup_iterations: int = 0,
                  warmup_learning_rate: float = 0.01):
@@ -85,14 +89,17 @@ class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.warmup_learning_rate = float(warmup_learning_rate)
 
     def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        decays = sum(keras.ops.cast(step >= boundary, "float32") for boundary in self.boundaries)
-        rate = self.learning_rate * keras.ops.power(0.1, decays)
-        return keras.ops.where(step < self.warmup_iterations, self.warmup_learning_rate, rate)
+        return profiles.step_decay(keras.ops.cast(step, "float32"), learning_rate=self.learning_rate,
+                                   decay_iterations=self.boundaries, warmup_iterations=self.warmup_iterations,
+                                   warmup_learning_rate=self.warmup_learning_rate, as_number=_as_float32)
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "boundaries": self.boundaries,
                 "warmup_iterations": self.warmup_iterations, "warmup_learning_rate": self.warmup_learning_rate}
+
+
+def _as_float32(condition):
+    return keras.ops.cast(condition, "float32")
 
 
 def compile_for_training(model: keras.Model, config: profiles.TrainConfig, steps_per_epoch: int) -> None:
@@ -103,8 +110,7 @@ def compile_for_training(model: keras.Model, config: profiles.TrainConfig, steps
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
-    schedule = WarmupStepDecay(config.learning_rate,
-                               tuple(epoch * steps_per_epoch for epoch in config.decay_epochs),
+    schedule = WarmupStepDecay(config.learning_rate, config.decay_iterations(steps_per_epoch),
                                config.warmup_iterations, config.warmup_learning_rate)
     model.compile(
         optimizer=SGDWithL2(l2=config.weight_decay, learning_rate=schedule, momentum=config.momentum),
@@ -210,7 +216,7 @@ class TrainingHistory:
 
     def save(self, path) -> None:
         """Write the history as JSON (atomically: a crash never leaves half a file)."""
-        _write_json_atomically(pathlib.Path(path), self.to_dict())
+        checkpoints.write_json_atomically(path, self.to_dict())
 
     @classmethod
     def load(cls, path) -> "TrainingHistory":
@@ -313,7 +319,7 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
     steps = pipeline.steps_per_epoch(train_set.num_train, config.batch_size)
     history = TrainingHistory(label=label or model.name, profile=config.name, data_description=prepared.description,
                               seed=seed, steps_per_epoch=steps)
-    checkpoint = _Checkpoint(pathlib.Path(checkpoint_dir), model, config, seed, history) if checkpoint_dir else None
+    checkpoint = checkpoints.Checkpoint(checkpoint_dir, model, config, seed, history) if checkpoint_dir else None
     # The optimizer's variables (momentum, step count) must be created in the scope, mirrored like the weights.
     with strategy.scope():
         compile_for_training(model, config, steps)
@@ -527,83 +533,6 @@ def _duration(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-# --------------------------------------------------------------------------------------------- checkpoints
-
-class _Checkpoint(keras.callbacks.Callback):
-    """Saves weights (with the optimiser's state) and history after every epoch; restores them at a run's start.
-
-    Each epoch is written to a fresh folder ``epoch-NNNN``, and only then does ``run.json`` (replaced atomically)
-    point to it; the previous folder is removed afterwards. An interruption at any moment leaves ``run.json``
-    pointing to a complete epoch.
-    """
-
-    def __init__(self, directory: pathlib.Path, model, config, seed, history):
-        super().__init__()
-        self.directory = directory
-        self.model_ = model
-        # What makes two runs the same run, as JSON would store it (tuples become lists). Not the number of epochs:
-        # epoch e's batches and learning rates do not depend on it, so a finished run can be extended.
-        self.identity = json.loads(json.dumps({"model": model.name, "parameters": model.count_params(),
-                                               "config": _without_epochs(dataclasses.asdict(config)), "seed": seed,
-                                               "data": history.data_description}))
-        self.history_ = history
-
-    def restore(self) -> TrainingHistory:
-        run_file = self.directory / RUN_FILE
-        if not run_file.exists():
-            self.directory.mkdir(parents=True, exist_ok=True)
-            return self.history_
-        saved = json.loads(run_file.read_text())
-        saved["config"] = _without_epochs(saved.get("config") or {})  # checkpoints of earlier versions stored it
-        differences = [key for key in self.identity if saved.get(key) != self.identity[key]]
-        if differences:
-            raise ValueError(
-                f"checkpoint {self.directory} belongs to another run (its {', '.join(differences)} differ from this "
-                f"one's); use another checkpoint_dir, or delete this one to start again")
-        epoch_folder = self.directory / saved["latest"]
-        # Keras saves a compiled model's optimizer state with its weights; it restores it only into a built optimizer.
-        optimizer = self.model_.optimizer
-        optimizer.build(self.model_.trainable_variables)
-        self.model_.load_weights(epoch_folder / "model.weights.h5")
-        expected_iterations = saved["epochs_done"] * self.history_.steps_per_epoch
-        if int(optimizer.iterations) != expected_iterations:
-            raise ValueError(f"checkpoint {epoch_folder} restored the optimizer at step {int(optimizer.iterations)}, "
-                             f"expected {expected_iterations}: the checkpoint is damaged; delete it to start again")
-        self.history_ = TrainingHistory.load(epoch_folder / "history.json")
-        return self.history_
-
-    def save_history(self) -> None:
-        """Rewrite the latest epoch's history (after the run's final test measurement was added to it)."""
-        latest = json.loads((self.directory / RUN_FILE).read_text())["latest"]
-        self.history_.save(self.directory / latest / "history.json")
-
-    def on_epoch_end(self, epoch, logs=None):
-        folder_name = f"epoch-{epoch + 1:04d}"
-        folder = self.directory / folder_name
-        staging = self.directory / f".{folder_name}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        self.model_.save_weights(staging / "model.weights.h5")  # the optimizer's state included
-        self.history_.save(staging / "history.json")
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(staging, folder)
-        run_file = self.directory / RUN_FILE
-        previous = json.loads(run_file.read_text())["latest"] if run_file.exists() else None
-        _write_json_atomically(run_file, {**self.identity, "latest": folder_name, "epochs_done": epoch + 1})
-        if previous and previous != folder_name:
-            shutil.rmtree(self.directory / previous, ignore_errors=True)
-
-
-def _without_epochs(config: dict) -> dict:
-    return {key: value for key, value in config.items() if key != "epochs"}
-
-
-def _write_json_atomically(path: pathlib.Path, values: dict) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(json.dumps(values, indent=1))
-    os.replace(temporary, path)
 
 
 # --------------------------------------------------------------------------------------------- time estimates

@@ -207,11 +207,14 @@ def test_weight_decay_adds_l2_to_kernels_only():
         train.SGDWithL2(l2=-1.0)
 
 
-def test_schedule_matches_the_config():
+def test_the_optimizers_schedule_is_the_one_in_the_history():
+    # Both come from profiles.step_decay: the optimizer's in float32 on the step counter, the history's in Python.
     config = dataclasses.replace(TINY, warmup_iterations=3, decay_epochs=(2, 3))
-    schedule = train.WarmupStepDecay(config.learning_rate, (8, 12), 3, config.warmup_learning_rate)
-    for step in range(16):
-        assert float(schedule(step)) == pytest.approx(config.learning_rate_at(step, steps_per_epoch=4))
+    schedule = train.WarmupStepDecay(config.learning_rate, config.decay_iterations(4), 3, config.warmup_learning_rate)
+    assert schedule.boundaries == (8, 12)
+    rates = [float(schedule(step)) for step in range(16)]
+    assert rates == pytest.approx([config.learning_rate_at(step, steps_per_epoch=4) for step in range(16)], rel=1e-6)
+    assert train.WarmupStepDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
 
 
 def test_prepare_data_applies_the_profile(dataset):
