@@ -1,10 +1,12 @@
-"""Files from the internet, kept in the Keras cache, and never a hang when offline (chapters "Data" and 5).
+"""Files from the internet, kept in the Keras cache, and never a hang when offline (chapters 0 and 5).
 
-The book downloads two kinds of things: CIFAR-10 (:mod:`resnet_lessons.cifar10`) and the ImageNet weights that
-Keras publishes (:mod:`resnet_lessons.pretrained`). Both go where Keras itself keeps them, so the book and
-``keras.datasets``/``keras.applications`` share one copy, and both must fail within seconds on a machine without
-internet, so that a chapter can say "skipped, offline" instead of hanging. The three pieces they share are here:
-where the Keras cache is, a reachability probe with a hard time limit, and a socket timeout for the download itself.
+The book downloads two kinds of things: CIFAR-10 (chapter 0, :mod:`resnet_lessons.cifar10`) and the ImageNet weights
+that Keras publishes (chapter 5, :mod:`resnet_lessons.pretrained`). Both go where Keras itself keeps them, so the
+book and ``keras.datasets``/``keras.applications`` share one copy, and both must fail within seconds on a machine
+without internet, so that a chapter can say "skipped, offline" instead of hanging. The one download path they share
+is here: where the Keras cache is, a reachability probe with a hard time limit, :func:`fetch` (``keras.utils.get_file``
+under a socket timeout), and :class:`Unavailable`, the one error for "not here and not downloadable now", whose
+``reason`` says why in a few words.
 """
 
 from __future__ import annotations
@@ -14,6 +16,32 @@ import os
 import pathlib
 import socket
 import threading
+import urllib.parse
+
+# A download may stall for this long on one socket operation before it is abandoned.
+DOWNLOAD_SOCKET_TIMEOUT_SECONDS = 60.0
+
+
+class Unavailable(OSError):
+    """A file is not in the Keras cache and cannot be downloaded now (offline, unreachable, failed or damaged).
+
+    A subclass of ``OSError`` because its causes are about files and networks; each kind of download has its own
+    subclass (``cifar10.CIFAR10Unavailable``, ``pretrained.WeightsUnavailable``).
+
+    Args:
+        message: the full explanation, with what to do.
+        reason: a short form of it, for one-line notices (defaults to ``message``).
+    """
+
+    def __init__(self, message, *, reason=None):
+        super().__init__(message)
+        self.reason = message if reason is None else reason
+
+
+def check_timeout(timeout):
+    """Raise ValueError unless ``timeout`` is a positive number of seconds."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
 
 def keras_cache_roots(cache_dir=None) -> list[pathlib.Path]:
@@ -87,3 +115,55 @@ def socket_timeout(seconds: float):
         yield
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def fetch(url: str, *, what: str, advice: str, cache_subdir: str, cache_dir=None, download: bool = True,
+          timeout: float = 3.0, error: type[Unavailable] = Unavailable, **get_file_arguments) -> pathlib.Path:
+    """Download ``url`` into the Keras cache with ``keras.utils.get_file``, or say within seconds why it cannot be.
+
+    Call it once the cache has been searched: it probes the host first (``timeout`` seconds at most), so an offline
+    machine never starts a download, and the download runs under a socket timeout, so a stalled one fails.
+
+    Args:
+        url: where the file is.
+        what: what the file is, for messages, e.g. ``"CIFAR-10"``.
+        advice: what to do when it cannot be had now, e.g. ``"run once on a machine with internet access"``.
+        cache_subdir: the Keras cache's folder for it (``"datasets"``, ``"models"``).
+        cache_dir: the Keras cache root (None: ``$KERAS_HOME`` or ``~/.keras``, as Keras itself).
+        download: whether a download may start at all.
+        timeout: seconds to wait for the host to answer the probe; must be positive.
+        error: the subclass of :class:`Unavailable` to raise.
+        **get_file_arguments: passed on to ``keras.utils.get_file`` (``fname``, ``file_hash``, ``extract``).
+
+    Returns:
+        The path ``keras.utils.get_file`` returns.
+
+    Raises:
+        Unavailable: as ``error``, with a ``reason``, when ``download`` is False, the host does not answer, or the
+            download fails.
+        ValueError: for a bad ``timeout``.
+    """
+    check_timeout(timeout)
+    searched = ", ".join(str(root / cache_subdir) for root in keras_cache_roots(cache_dir))
+    if not download:
+        raise error(f"{what} is not in the Keras cache (searched {searched}) and download=False; {advice}",
+                    reason="not in the Keras cache, and download=False")
+    host = urllib.parse.urlsplit(url).hostname
+    reachable, why = host_reachable(host, 443, timeout)
+    if not reachable:
+        raise error(f"{what} is not in the Keras cache (searched {searched}) and cannot be downloaded: {why} "
+                    f"(offline?); {advice}",
+                    reason=f"not in the Keras cache and {host} is unreachable, so probably offline")
+    # Imported here: searching the cache needs no Keras, and importing it takes seconds.
+    import keras
+
+    try:
+        # a stalled connection then fails instead of hanging the chapter
+        with socket_timeout(max(timeout, DOWNLOAD_SOCKET_TIMEOUT_SECONDS)):
+            path = keras.utils.get_file(origin=url, cache_subdir=cache_subdir,
+                                        cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+                                        **get_file_arguments)
+    except Exception as caught:
+        raise error(f"downloading {what} from {url} failed ({caught}); check the connection and try again",
+                    reason=f"not in the Keras cache, and the download failed ({caught})") from caught
+    return pathlib.Path(path)

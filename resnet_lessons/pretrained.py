@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import pathlib
-import urllib.parse
 
 import keras
 import numpy as np
@@ -42,23 +41,15 @@ CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
 IMAGENET_CLASSES = 1000
 
 CACHE_SUBDIR = "models"  # the Keras cache's folder for weights, as keras.applications uses it
-# A download may stall for this long on one socket operation before it is abandoned.
-DOWNLOAD_SOCKET_TIMEOUT_SECONDS = 60.0
 
 _KERAS_BUILDERS = {50: "ResNet50", 101: "ResNet101", 152: "ResNet152"}
 
 
-class WeightsUnavailable(OSError):
+class WeightsUnavailable(downloads.Unavailable):
     """The ImageNet weights (or class names) are not in the Keras cache and cannot be downloaded now.
 
-    Args:
-        message: the full explanation, with what to do.
-        reason: a short form of it for one-line notices (defaults to ``message``).
+    Its ``reason`` says why in a few words, for one-line notices (see :class:`resnet_lessons.downloads.Unavailable`).
     """
-
-    def __init__(self, message, *, reason=None):
-        super().__init__(message)
-        self.reason = message if reason is None else reason
 
 
 def weights_file_name(depth: int, include_top: bool = True) -> str:
@@ -87,7 +78,7 @@ def weights_file(depth: int, *, include_top: bool = True, cache_dir=None, downlo
     _validate_depth(depth)
     file_name = weights_file_name(depth, include_top)
     md5 = KERAS_WEIGHTS_MD5[depth][0 if include_top else 1]
-    return _fetch(file_name, KERAS_WEIGHTS_URL + file_name, md5, f"the ImageNet weights of ResNet-{depth}",
+    return _fetch(file_name, KERAS_WEIGHTS_URL + file_name, md5, f"the ImageNet weights file of ResNet-{depth}",
                   cache_dir=cache_dir, download=download, timeout=timeout)
 
 
@@ -97,7 +88,7 @@ def imagenet_class_names(*, cache_dir=None, download: bool = True, timeout: floa
     Read from the class index that ``keras.applications``' ``decode_predictions`` uses, which is kept in the Keras
     cache and downloaded when missing (errors as for :func:`weights_file`).
     """
-    path = _fetch("imagenet_class_index.json", CLASS_INDEX_URL, CLASS_INDEX_MD5, "the ImageNet class names",
+    path = _fetch("imagenet_class_index.json", CLASS_INDEX_URL, CLASS_INDEX_MD5, "the ImageNet class index",
                   cache_dir=cache_dir, download=download, timeout=timeout)
     with open(path) as index_file:
         index = json.load(index_file)
@@ -225,35 +216,17 @@ def _architecture(model):
 
 def _fetch(file_name, url, md5, what, *, cache_dir, download, timeout):
     """Return the cached file ``file_name`` (checked against ``md5``), downloading it first if it is missing."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    downloads.check_timeout(timeout)
     cached = downloads.find_in_keras_cache(CACHE_SUBDIR, file_name, cache_dir)
-    if cached is not None:
-        if _md5(cached) != md5:
-            raise WeightsUnavailable(f"the cached copy of {what} at {cached} is damaged (wrong MD5 sum); delete it "
-                                     "and run again to download it anew",
-                                     reason=f"the cached copy at {cached} is damaged")
-        return cached
-    searched = ", ".join(str(root / CACHE_SUBDIR) for root in downloads.keras_cache_roots(cache_dir))
-    if not download:
-        raise WeightsUnavailable(f"{what} are not in the Keras cache (searched {searched}) and download=False",
-                                 reason="not in the Keras cache, and download=False")
-    host = urllib.parse.urlsplit(url).hostname
-    reachable, why = downloads.host_reachable(host, 443, timeout)
-    if not reachable:
-        raise WeightsUnavailable(
-            f"{what} are not in the Keras cache (searched {searched}) and cannot be downloaded: {why} (offline?); "
-            f"run once on a machine with internet access, or copy {file_name} into one of those folders",
-            reason=f"not in the Keras cache and {host} is unreachable, so probably offline",
-        )
-    try:
-        with downloads.socket_timeout(max(timeout, DOWNLOAD_SOCKET_TIMEOUT_SECONDS)):
-            path = keras.utils.get_file(file_name, url, cache_subdir=CACHE_SUBDIR, file_hash=md5,
-                                        cache_dir=None if cache_dir is None else os.fspath(cache_dir))
-    except Exception as error:
-        raise WeightsUnavailable(f"downloading {what} from {url} failed ({error}); check the connection and try "
-                                 "again", reason=f"the download failed ({error})") from error
-    return pathlib.Path(path)
+    if cached is None:
+        return downloads.fetch(url, what=what, advice=f"run once on a machine with internet access, or copy "
+                               f"{file_name} into the Keras cache's {CACHE_SUBDIR}/ folder", cache_subdir=CACHE_SUBDIR,
+                               cache_dir=cache_dir, download=download, timeout=timeout, error=WeightsUnavailable,
+                               fname=file_name, file_hash=md5)
+    if _md5(cached) != md5:
+        raise WeightsUnavailable(f"the cached copy of {what} at {cached} is damaged (wrong MD5 sum); delete it and "
+                                 "run again to download it anew", reason=f"the cached copy at {cached} is damaged")
+    return cached
 
 
 def _md5(path, chunk_size=1 << 20):

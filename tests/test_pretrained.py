@@ -82,10 +82,10 @@ def test_a_damaged_cached_file_is_reported(tmp_path, monkeypatch):
 def test_the_download_runs_with_a_socket_timeout(tmp_path, monkeypatch):
     calls = []
 
-    def fake_get_file(file_name, origin, cache_subdir, file_hash, cache_dir):
+    def fake_get_file(fname, origin, cache_subdir, file_hash, cache_dir):
         assert socket.getdefaulttimeout() is not None  # a stalled download fails instead of hanging
-        calls.append((file_name, origin, cache_subdir, file_hash, cache_dir))
-        return str(tmp_path / cache_subdir / file_name)
+        calls.append((fname, origin, cache_subdir, file_hash, cache_dir))
+        return str(tmp_path / cache_subdir / fname)
 
     monkeypatch.setattr(downloads, "host_reachable", lambda host, port, timeout: (True, ""))
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
