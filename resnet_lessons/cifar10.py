@@ -1,24 +1,24 @@
 """Real CIFAR-10: the official release from the Keras cache or downloaded there, else an image-folder copy.
 
 Chapter 0: CIFAR-10 (Krizhevsky 2009) is the data set of the paper's CIFAR experiments (He et al. 2016, section 4.2):
-50,000 training and 10,000 test images, 32x32 RGB, 10 classes. :func:`load_cifar10` looks for it in this order:
+50,000 training and 10,000 test images, 32x32 RGB, 10 classes. :func:`load_data` looks for it in this order:
 
 1. the official release in the Keras cache, where ``keras.datasets.cifar10.load_data()`` keeps it (its
    python-pickle batch files are read directly, into NHWC uint8 images and int32 labels);
-2. the official release downloaded through ``keras.utils.get_file`` into that cache (the book and Keras share one
-   copy); before downloading, the host is probed with a short timeout, and the download runs under a socket timeout,
-   so an offline machine never hangs;
+2. the official release downloaded into that cache (the book and Keras share one copy), through
+   :func:`resnet_lessons.downloads.fetch`, so an offline machine never hangs;
 3. a copy in the image-folder layout (``train/<class>/*.jpg``, ``test/<class>/*.jpg``, as a folder or an archive),
    named by the ``image_folder`` argument or the ``RESNET_LESSONS_CIFAR10_FOLDER`` environment variable: this is how
    machines without internet (the book's CI among them) get real photographs. A JPEG copy's pixels are close to,
    not equal to, the official ones, and its order is a fixed shuffle (see :mod:`resnet_lessons.image_folder`);
-   the data set's description says so.
+   the description says so.
 
-When none of them works, :class:`CIFAR10Unavailable` says why and what to do. Descriptions name the source in words,
-never a path of the machine, so they can be printed in stored notebook outputs.
+When none of them works, :class:`CIFAR10Unavailable` says why and what to do. Like ``keras.datasets`` loaders, this
+module returns arrays (and the class names and a description), not the book's container: ``data.load_dataset``
+wraps them. Descriptions name the source in words, never a path of the machine, so they can be printed in stored
+notebook outputs.
 """
 
-import dataclasses
 import os
 import pathlib
 import pickle
@@ -26,7 +26,9 @@ import urllib.parse
 
 import numpy as np
 
-from resnet_lessons import data, downloads, image_folder
+from resnet_lessons import downloads, image_folder
+
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 
@@ -57,9 +59,6 @@ FOLDER_ORDER_SEED = 0
 # Each row of a batch file holds one image as three 32x32 colour planes: 1024 red, 1024 green, 1024 blue.
 _VALUES_PER_IMAGE = 3 * IMAGE_SIZE * IMAGE_SIZE
 
-# The download may stall for this long on one socket operation before it is abandoned.
-_DOWNLOAD_SOCKET_TIMEOUT_SECONDS = 60.0
-
 # The only globals a CIFAR-10 batch file (a pickled dict of a numpy array and a list) may refer to.
 _ALLOWED_PICKLE_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"),
@@ -74,20 +73,12 @@ _ALLOWED_PICKLE_GLOBALS = {
 }
 
 
-class CIFAR10Unavailable(OSError):
+class CIFAR10Unavailable(downloads.Unavailable):
     """CIFAR-10 is neither in the Keras cache nor downloadable (offline, unreachable, failed or damaged).
 
-    A subclass of ``OSError`` because its causes are about files and networks. The message says why and
-    what to do; ``reason`` says why in a few words, for one-line notices.
-
-    Args:
-        message: the full explanation.
-        reason: a short form of it (defaults to ``message``).
+    The message says why and what to do; ``reason`` says why in a few words, for one-line notices (see
+    :class:`resnet_lessons.downloads.Unavailable`).
     """
-
-    def __init__(self, message, *, reason=None):
-        super().__init__(message)
-        self.reason = message if reason is None else reason
 
 
 class _BatchUnpickler(pickle.Unpickler):
@@ -139,18 +130,18 @@ def _read_batch(path):
         raise ValueError(
             f"{path}: 'labels' must be {len(pixels)} integers (one per image), got {labels.dtype} {labels.shape}"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= len(data.CIFAR10_CLASS_NAMES)):
+    if labels.size and (labels.min() < 0 or labels.max() >= len(CLASS_NAMES)):
         raise ValueError(f"{path}: labels must lie in [0, 10), got values from {labels.min()} to {labels.max()}")
     # (N, 3072) -> (N, 3, 32, 32) colour planes -> (N, 32, 32, 3) channels last
     images = pixels.reshape(len(pixels), 3, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), labels.astype(np.int32)
 
 
-def read_cifar10_directory(directory) -> data.ImageDataset:
+def read_batches(directory) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Read an extracted ``cifar-10-batches-py`` folder: ``data_batch_1`` .. ``data_batch_5`` and ``test_batch``.
 
     Why: reading the batch files ourselves (rather than through ``keras.datasets``) lets the book use a
-    copy found in any Keras cache layout, and returns the book's container with int32 labels.
+    copy found in any Keras cache layout, with int32 labels.
 
     Args:
         directory: path of the folder holding the six batch files (Python pickles of a dict with
@@ -158,8 +149,8 @@ def read_cifar10_directory(directory) -> data.ImageDataset:
             ``b"labels"``, a list of N ints in [0, 10)).
 
     Returns:
-        An :class:`~resnet_lessons.data.ImageDataset` named ``"cifar10"`` with uint8 (N, 32, 32, 3)
-        images and int32 labels, the five training batches concatenated in order.
+        ``(x_train, y_train), (x_test, y_test)`` as ``keras.datasets.cifar10.load_data()`` returns them, but with
+        int32 labels of shape (N,): uint8 (N, 32, 32, 3) images, the five training batches concatenated in order.
 
     Raises:
         CIFAR10Unavailable: if the folder or one of the files is missing or unreadable (naming it).
@@ -169,23 +160,9 @@ def read_cifar10_directory(directory) -> data.ImageDataset:
     if not directory.is_dir():
         raise CIFAR10Unavailable(f"CIFAR-10 folder {directory} does not exist")
     train_batches = [_read_batch(directory / file_name) for file_name in TRAIN_BATCH_FILES]
-    x_test, y_test = _read_batch(directory / TEST_BATCH_FILE)
     x_train = np.concatenate([images for images, _ in train_batches])
     y_train = np.concatenate([labels for _, labels in train_batches])
-    return data.ImageDataset(
-        name="cifar10",
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        class_names=data.CIFAR10_CLASS_NAMES,
-        description=_describe("CIFAR-10, official release", len(x_train), len(x_test)),
-    )
-
-
-# Shared with the ImageNet weights (chapter 5); see resnet_lessons.downloads. Module-level names, so tests can
-# replace them here.
-keras_cache_roots = downloads.keras_cache_roots
+    return (x_train, y_train), _read_batch(directory / TEST_BATCH_FILE)
 
 
 def _has_all_batches(directory):
@@ -196,7 +173,7 @@ def _has_all_batches(directory):
 def find_cached_cifar10(cache_dir=None) -> pathlib.Path | None:
     """Find an extracted CIFAR-10 in the Keras cache, wherever a Keras version put it.
 
-    Looks in ``<root>/datasets/`` of each root of :func:`keras_cache_roots` for
+    Looks in ``<root>/datasets/`` of each root of :func:`resnet_lessons.downloads.keras_cache_roots` for
     ``cifar-10-batches-py-target/cifar-10-batches-py`` (what ``keras.datasets.cifar10.load_data()``
     makes in Keras 3) and ``cifar-10-batches-py`` (older Keras and tf.keras), among others.
 
@@ -207,53 +184,12 @@ def find_cached_cifar10(cache_dir=None) -> pathlib.Path | None:
     Returns:
         The folder holding all six batch files, or None when there is none.
     """
-    for root in keras_cache_roots(cache_dir):
+    for root in downloads.keras_cache_roots(cache_dir):
         for layout in _CACHE_LAYOUTS:
             candidate = root / "datasets" / layout
             if _has_all_batches(candidate):
                 return candidate
     return None
-
-
-_host_reachable = downloads.host_reachable
-
-
-def _download_into_keras_cache(cache_dir, timeout):
-    """Download and extract CIFAR-10 with ``keras.utils.get_file``, Keras' own cache and checksum.
-
-    Returns:
-        The folder holding the batch files.
-
-    Raises:
-        CIFAR10Unavailable: if the download or the extraction fails.
-    """
-    # Imported here: reading the cache needs no Keras, and importing it takes seconds.
-    import keras
-
-    try:
-        # a stalled connection then fails instead of hanging the chapter
-        with downloads.socket_timeout(max(timeout, _DOWNLOAD_SOCKET_TIMEOUT_SECONDS)):
-            extracted = keras.utils.get_file(
-                fname=KERAS_DOWNLOAD_NAME,
-                origin=CIFAR10_URL,
-                extract=True,
-                file_hash=CIFAR10_SHA256,
-                cache_dir=None if cache_dir is None else os.fspath(cache_dir),
-            )
-    except Exception as error:
-        raise CIFAR10Unavailable(
-            f"downloading CIFAR-10 from {CIFAR10_URL} failed ({error}); check the connection and try again, "
-            "or use the synthetic data set",
-            reason=f"not in the Keras cache, and the download failed ({error})",
-        ) from error
-    directory = pathlib.Path(extracted) / ARCHIVE_FOLDER
-    if not _has_all_batches(directory):
-        raise CIFAR10Unavailable(
-            f"the CIFAR-10 download did not produce the batch files in {directory}; delete that folder and "
-            "its '_archive' file and try again",
-            reason="the download did not produce the batch files",
-        )
-    return directory
 
 
 def folder_setting(image_folder=None) -> pathlib.Path | None:
@@ -267,45 +203,11 @@ def folder_setting(image_folder=None) -> pathlib.Path | None:
     return None if image_folder is None else pathlib.Path(image_folder).expanduser()
 
 
-def read_cifar10_image_folder(path, *, cache_dir=None, verbose: bool = False) -> data.ImageDataset:
-    """Read a copy of CIFAR-10 in the image-folder layout (``train/<class>/*``, ``test/<class>/*``).
-
-    Why: machines without internet can still train on real photographs; see :mod:`resnet_lessons.image_folder` for
-    the layout, the fixed shuffled order and the cache of decoded arrays.
-
-    Args:
-        path: the folder, or a ``.tar.gz``/``.zip`` archive of it, with CIFAR-10's ten class folders in each split.
-        cache_dir: the Keras cache root for the decoded arrays (None: Keras' own).
-        verbose: print a line before decoding (the first load only).
-
-    Returns:
-        An :class:`~resnet_lessons.data.ImageDataset` named ``"cifar10"`` whose description says it is a copy and
-        in which format (e.g. ``"CIFAR-10, JPEG copy (quality 75)"``).
-
-    Raises:
-        ValueError: for a wrong layout, a missing class folder, or an unreadable or non-32x32 image (naming it).
-    """
-    images = image_folder.read_image_folder(path, class_names=data.CIFAR10_CLASS_NAMES, image_size=IMAGE_SIZE,
-                                            order_seed=FOLDER_ORDER_SEED, cache_dir=cache_dir, verbose=verbose)
-    kind, _, detail = images.image_format.partition(" (")
-    if kind.startswith("mixed"):
-        source = f"CIFAR-10, image-folder copy ({images.image_format})"
-    else:
-        source = f"CIFAR-10, {kind} copy" + (f" ({detail}" if detail else "")
-    return data.ImageDataset(
-        name="cifar10", x_train=images.x_train, y_train=images.y_train, x_test=images.x_test, y_test=images.y_test,
-        class_names=data.CIFAR10_CLASS_NAMES,
-        description=_describe(source, len(images.x_train), len(images.x_test),
-                              f"in a fixed shuffled order (seed {FOLDER_ORDER_SEED})"),
-    )
-
-
-def load_cifar10(cache_dir=None, download: bool = True, timeout: float = 3.0, image_folder=None,
-                 verbose: bool = False) -> data.ImageDataset:
+def load_data(cache_dir=None, download: bool = True, timeout: float = 3.0, image_folder=None, verbose: bool = False):
     """Load real CIFAR-10: the official release (cached, else downloaded), else an image-folder copy.
 
     Why: the paper's CIFAR experiments need real photographs, and the book must fail within seconds (not minutes)
-    when it cannot have them, so that ``load_dataset("auto")`` can fall back.
+    when it cannot have them, so that ``data.load_dataset("auto")`` can fall back.
 
     Args:
         cache_dir: the Keras cache root (None: ``$KERAS_HOME`` or ``~/.keras``, as Keras itself).
@@ -316,68 +218,45 @@ def load_cifar10(cache_dir=None, download: bool = True, timeout: float = 3.0, im
         verbose: print a line before decoding an image-folder copy for the first time.
 
     Returns:
-        The :class:`~resnet_lessons.data.ImageDataset` of all images, with a description saying which source it is
-        (no path).
+        ``(x_train, y_train), (x_test, y_test), class_names, description``: uint8 (N, 32, 32, 3) images, int32 (N,)
+        labels, :data:`CLASS_NAMES`, and one line saying which source it is (no path).
 
     Raises:
         CIFAR10Unavailable: if the official release is not cached and cannot be downloaded (not allowed, host
             unreachable, download failed) and no image-folder copy is set.
-        ValueError: if ``timeout`` is not a positive number, a cached file is malformed, or the image-folder copy
-            that was set is missing or malformed (a copy that was asked for is never skipped silently).
+        ValueError: if ``timeout`` is not a positive number, or the image-folder copy that was set is missing or
+            malformed (a copy that was asked for is never skipped silently).
     """
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    downloads.check_timeout(timeout)
     cached = find_cached_cifar10(cache_dir)
     if cached is not None:
         try:
-            dataset = read_cifar10_directory(cached)
+            return _official_release(cached, "from the Keras cache")
         except ValueError as error:
             raise CIFAR10Unavailable(
                 f"the cached CIFAR-10 in {cached} is damaged ({error}); delete that folder and load it again",
                 reason="the copy in the Keras cache is damaged",
             ) from error
-        return _with_origin(dataset, "from the Keras cache")
 
     folder = folder_setting(image_folder)
     try:
-        directory = _official_release(cache_dir, download, timeout)
+        directory = _download(cache_dir, download, timeout)
     except CIFAR10Unavailable as error:
         if folder is None:
             raise CIFAR10Unavailable(
-                f"{str(error).rstrip('.')}. Or set {FOLDER_ENVIRONMENT_VARIABLE} to an image-folder copy (train/<class>/*.jpg, "
-                "test/<class>/*.jpg, as a folder or a .tar.gz/.zip archive).",
+                f"{str(error).rstrip('.')}. Or set {FOLDER_ENVIRONMENT_VARIABLE} to an image-folder copy "
+                "(train/<class>/*.jpg, test/<class>/*.jpg, as a folder or a .tar.gz/.zip archive).",
                 reason=f"{error.reason}, and no image-folder copy is set (${FOLDER_ENVIRONMENT_VARIABLE})",
             ) from error
         if not folder.exists():
             raise ValueError(f"the CIFAR-10 image-folder copy {folder} does not exist (set by the image_folder "
                              f"argument or ${FOLDER_ENVIRONMENT_VARIABLE})") from error
-        return read_cifar10_image_folder(folder, cache_dir=cache_dir, verbose=verbose)
-    return _with_origin(read_cifar10_directory(directory), "downloaded into the Keras cache")
-
-
-def _official_release(cache_dir, download, timeout) -> pathlib.Path:
-    """Download the official release into the Keras cache; the folder of its batch files."""
-    searched = ", ".join(str(root / "datasets") for root in keras_cache_roots(cache_dir))
-    if not download:
-        raise CIFAR10Unavailable(
-            f"CIFAR-10 is not in the Keras cache (searched {searched}) and download=False; "
-            "run once with download=True on a machine with internet access, or use the synthetic data set.",
-            reason="not in the Keras cache, and download=False",
-        )
-    host = urllib.parse.urlsplit(CIFAR10_URL).hostname
-    reachable, reason = _host_reachable(host, 443, timeout)
-    if not reachable:
-        raise CIFAR10Unavailable(
-            f"CIFAR-10 is not in the Keras cache (searched {searched}) and cannot be downloaded: {reason} "
-            "(offline?); run once on a machine with internet access and copy the cache over, or use the "
-            "synthetic data set.",
-            reason=f"not in the Keras cache and {host} is unreachable, so probably offline",
-        )
-    return _download_into_keras_cache(cache_dir, timeout)
+        return _image_folder_copy(folder, cache_dir=cache_dir, verbose=verbose)
+    return _official_release(directory, "downloaded into the Keras cache")
 
 
 def availability(cache_dir=None, image_folder=None, timeout: float = 3.0) -> tuple[bool, str]:
-    """Whether :func:`load_cifar10` would find CIFAR-10 here, without reading or downloading it.
+    """Whether :func:`load_data` would find CIFAR-10 here, without reading or downloading it.
 
     Why: the book's notebook tests need CIFAR-10; when it cannot be had they should say so once, with the remedy,
     instead of failing dozens of output comparisons.
@@ -385,8 +264,7 @@ def availability(cache_dir=None, image_folder=None, timeout: float = 3.0) -> tup
     Returns:
         ``(available, explanation)``: which source would be used, or why none can be, and what to do.
     """
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    downloads.check_timeout(timeout)
     if find_cached_cifar10(cache_dir) is not None:
         return True, "the official release, from the Keras cache"
     folder = folder_setting(image_folder)
@@ -396,7 +274,7 @@ def availability(cache_dir=None, image_folder=None, timeout: float = 3.0) -> tup
         return False, (f"${FOLDER_ENVIRONMENT_VARIABLE} names {folder}, which does not exist: point it to an "
                        "image-folder copy of CIFAR-10 (a folder or a .tar.gz/.zip archive)")
     host = urllib.parse.urlsplit(CIFAR10_URL).hostname
-    reachable, reason = _host_reachable(host, 443, timeout)
+    reachable, reason = downloads.host_reachable(host, 443, timeout)
     if reachable:
         return True, f"the official release, to be downloaded from {host}"
     return False, (f"CIFAR-10 is not in the Keras cache, cannot be downloaded ({reason}), and "
@@ -404,13 +282,44 @@ def availability(cache_dir=None, image_folder=None, timeout: float = 3.0) -> tup
                    f"{FOLDER_ENVIRONMENT_VARIABLE}=/path/to/cifar10-jpeg.tar.gz (an image-folder copy)")
 
 
+def _download(cache_dir, download, timeout) -> pathlib.Path:
+    """Download and extract the official release into the Keras cache; the folder of its batch files."""
+    extracted = downloads.fetch(
+        CIFAR10_URL, what="CIFAR-10", advice="run once on a machine with internet access and copy the Keras cache "
+        "over, or use the synthetic data set", cache_subdir="datasets", cache_dir=cache_dir, download=download,
+        timeout=timeout, error=CIFAR10Unavailable, fname=KERAS_DOWNLOAD_NAME, extract=True, file_hash=CIFAR10_SHA256)
+    directory = extracted / ARCHIVE_FOLDER
+    if not _has_all_batches(directory):
+        raise CIFAR10Unavailable(
+            f"the CIFAR-10 download did not produce the batch files in {directory}; delete that folder and "
+            "its '_archive' file and try again",
+            reason="the download did not produce the batch files",
+        )
+    return directory
+
+
+def _official_release(directory, origin):
+    """The batch files in ``directory``, described as the official release ``origin`` (in words, no path)."""
+    (x_train, y_train), (x_test, y_test) = read_batches(directory)
+    description = _describe(f"CIFAR-10, official release {origin}", len(x_train), len(x_test))
+    return (x_train, y_train), (x_test, y_test), CLASS_NAMES, description
+
+
+def _image_folder_copy(path, *, cache_dir, verbose):
+    """An image-folder copy (see :mod:`resnet_lessons.image_folder`), described by its format, e.g. a JPEG copy."""
+    images = image_folder.read_image_folder(path, class_names=CLASS_NAMES, image_size=IMAGE_SIZE,
+                                            order_seed=FOLDER_ORDER_SEED, cache_dir=cache_dir, verbose=verbose)
+    kind, _, detail = images.image_format.partition(" (")
+    if kind.startswith("mixed"):
+        source = f"CIFAR-10, image-folder copy ({images.image_format})"
+    else:
+        source = f"CIFAR-10, {kind} copy" + (f" ({detail}" if detail else "")
+    description = _describe(source, len(images.x_train), len(images.x_test),
+                            f"in a fixed shuffled order (seed {FOLDER_ORDER_SEED})")
+    return (images.x_train, images.y_train), (images.x_test, images.y_test), CLASS_NAMES, description
+
+
 def _describe(source, num_train, num_test, note=None):
     """``"<source>: 50,000 train / 10,000 test images of 32x32"`` (plus a note), with no path in it."""
     return (f"{source}: {num_train:,} train / {num_test:,} test images of {IMAGE_SIZE}x{IMAGE_SIZE}"
             + (f", {note}" if note else ""))
-
-
-def _with_origin(dataset, origin):
-    """Name where a freshly read official release came from (in words, without the path)."""
-    return dataclasses.replace(
-        dataset, description=_describe(f"CIFAR-10, official release {origin}", dataset.num_train, dataset.num_test))

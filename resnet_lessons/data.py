@@ -1,10 +1,14 @@
-"""The data sets of the book: one container, one loader, and the small transforms around them.
+"""The data sets of the book: one container, one loader over a table of sources, and the transforms around them.
 
 Chapter 0: every chapter trains on an :class:`ImageDataset`, obtained from :func:`load_dataset`. That is real
 CIFAR-10 (He et al. 2016, section 4.2) when it can be had: the official release from the Keras cache or downloaded,
 else an image-folder copy named by ``$RESNET_LESSONS_CIFAR10_FOLDER`` (see ``resnet_lessons.cifar10``). Only when
 none of these exists is it a deterministic synthetic set of CIFAR-shaped images (``resnet_lessons.synthetic``), with
 a notice, so every chapter runs anywhere and says which data it used.
+
+A source is a module whose loader returns arrays, class names and a description, as ``keras.datasets`` loaders
+return arrays; it knows nothing of the container. :data:`_LOADERS` is the one table that maps a source's name to its
+loader: a new data set (CIFAR-100, an image folder of one's own) is a module and one entry there.
 
 The helpers here work on whole data sets held in memory as uint8 arrays:
 :func:`subset` (the first N images, for quick runs), :func:`resize` (area downsampling, e.g. 32 -> 16 to
@@ -16,20 +20,9 @@ import dataclasses
 
 import numpy as np
 
-CIFAR10_CLASS_NAMES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
+from resnet_lessons import cifar10, downloads, synthetic
 
-SOURCES = ("auto", "cifar10", "synthetic")
+CIFAR10_CLASS_NAMES = cifar10.CLASS_NAMES
 
 # CIFAR-10's split sizes; the synthetic set offers the same, so quick runs can ask for any size up to them.
 CIFAR10_NUM_TRAIN = 50_000
@@ -47,7 +40,7 @@ class ImageDataset:
     which one a run is using; ``description`` says it in words for printing beside results.
 
     Attributes:
-        name: ``"cifar10"`` or ``"synthetic"``.
+        name: the source it came from, e.g. ``"cifar10"`` or ``"synthetic"`` (see :data:`SOURCES`).
         x_train: training images, uint8, shape (num_train, image_size, image_size, 3).
         y_train: training labels, int32, shape (num_train,), values in [0, num_classes).
         x_test: test images, uint8, shape (num_test, image_size, image_size, 3).
@@ -146,6 +139,25 @@ def _check_count(value, argument_name, available):
         raise ValueError(f"{argument_name} must be between 1 and {available:,} (the images available), got {value}")
 
 
+def _load_cifar10(*, download, cifar10_folder, verbose, **_):
+    """CIFAR-10 in full (it is fixed: ``seed`` does not apply; ``load_dataset`` takes the first images)."""
+    return cifar10.load_data(download=download, image_folder=cifar10_folder, verbose=verbose)
+
+
+def _load_synthetic(*, num_train, num_test, seed, **_):
+    """Only the images asked for are generated (the first of the full set, so the same whatever the total)."""
+    return synthetic.load_data(num_train=num_train or CIFAR10_NUM_TRAIN, num_test=num_test or CIFAR10_NUM_TEST,
+                               seed=seed)
+
+
+# The sources load_dataset knows: name -> loader. A loader takes the arguments of load_dataset it needs, by keyword,
+# and returns ``(x_train, y_train), (x_test, y_test), class_names, description``; it raises downloads.Unavailable
+# (with a reason) when its data cannot be had here.
+_LOADERS = {"cifar10": _load_cifar10, "synthetic": _load_synthetic}
+# "auto" is CIFAR-10, falling back to the synthetic set when CIFAR-10 is unavailable.
+SOURCES = ("auto", *_LOADERS)
+
+
 def load_dataset(
     source: str = "auto",
     *,
@@ -182,43 +194,33 @@ def load_dataset(
         ValueError: for an unknown ``source`` or a ``num_train``/``num_test`` that is not a positive
             int no larger than the split.
         resnet_lessons.cifar10.CIFAR10Unavailable: with ``source="cifar10"``, when CIFAR-10 is neither
-            cached nor downloadable and no image-folder copy is set.
+            cached nor downloadable and no image-folder copy is set (a ``downloads.Unavailable``).
         ValueError: also when the image-folder copy that was set is missing or malformed (naming the file).
     """
-    # Imported here, not at the top: these modules build ImageDatasets, so they import this module.
-    from resnet_lessons import cifar10, synthetic
-
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(repr(name) for name in SOURCES)}, got {source!r}")
+    if source != "auto" and source not in _LOADERS:
+        names = ", ".join(repr(name) for name in ("auto", *_LOADERS))
+        raise ValueError(f"source must be one of {names}, got {source!r}")
     _check_count(num_train, "num_train", CIFAR10_NUM_TRAIN)
     _check_count(num_test, "num_test", CIFAR10_NUM_TEST)
-
+    arguments = dict(num_train=num_train, num_test=num_test, seed=seed, download=download,
+                     cifar10_folder=cifar10_folder, verbose=verbose)
+    name = "cifar10" if source == "auto" else source
     fallback_reason = None
-    dataset = None
-    if source in ("cifar10", "auto"):
-        try:
-            dataset = cifar10.load_cifar10(download=download, image_folder=cifar10_folder, verbose=verbose)
-        except cifar10.CIFAR10Unavailable as error:
-            if source == "cifar10":
-                raise
-            fallback_reason = error.reason
-    if dataset is not None:
-        dataset = subset(dataset, num_train=num_train, num_test=num_test)
-    else:
-        dataset = synthetic.make_synthetic_cifar(
-            num_train=CIFAR10_NUM_TRAIN if num_train is None else int(num_train),
-            num_test=CIFAR10_NUM_TEST if num_test is None else int(num_test),
-            seed=seed,
-        )
-        if fallback_reason is not None:
-            dataset = dataclasses.replace(
-                dataset, description=f"{dataset.description}; CIFAR-10 was not available: {fallback_reason}"
-            )
-            if verbose:
-                print(
-                    f"Notice: CIFAR-10 is not available here ({fallback_reason}), so this run uses synthetic "
-                    "CIFAR-shaped data; its numbers are not comparable with the paper's CIFAR-10 results."
-                )
+    try:
+        loaded = _LOADERS[name](**arguments)
+    except downloads.Unavailable as error:
+        if source != "auto":
+            raise
+        name, fallback_reason = "synthetic", error.reason
+        loaded = _LOADERS[name](**arguments)
+    (x_train, y_train), (x_test, y_test), class_names, description = loaded
+    if fallback_reason is not None:
+        description = f"{description}; CIFAR-10 was not available: {fallback_reason}"
+        if verbose:
+            print(f"Notice: CIFAR-10 is not available here ({fallback_reason}), so this run uses synthetic "
+                  "CIFAR-shaped data; its numbers are not comparable with the paper's CIFAR-10 results.")
+    dataset = ImageDataset(name, x_train, y_train, x_test, y_test, class_names, description)
+    dataset = subset(dataset, num_train=num_train, num_test=num_test)
     if verbose:
         print(f"Data: {dataset.description}")
     return dataset
@@ -309,17 +311,12 @@ def resize(dataset: ImageDataset, image_size: int) -> ImageDataset:
     Raises:
         ValueError: if ``image_size`` is not positive or does not divide the current size.
     """
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size <= 0:
-        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
-    if image_size == dataset.image_size:
+    x_train = downsample_images(dataset.x_train, image_size)
+    if x_train is dataset.x_train:
         return dataset
-    if image_size > dataset.image_size or dataset.image_size % image_size != 0:
-        raise ValueError(
-            f"image_size must divide the current image size {dataset.image_size} (downsampling only), got {image_size}"
-        )
     return dataclasses.replace(
         dataset,
-        x_train=downsample_images(dataset.x_train, image_size),
+        x_train=x_train,
         x_test=downsample_images(dataset.x_test, image_size),
         description=f"{dataset.description}; area-downsampled to {image_size}x{image_size}",
     )
@@ -398,7 +395,9 @@ def channel_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(images, np.ndarray):
         raise ValueError(f"images must be a numpy array, got {type(images).__name__}")
     if images.ndim != 4 or images.shape[3] != 3 or images.shape[0] < 1:
-        raise ValueError(f"images must have shape (num_images, height, width, 3) with num_images >= 1, got {images.shape}")
+        raise ValueError(
+            f"images must have shape (num_images, height, width, 3) with num_images >= 1, got {images.shape}"
+        )
     total = np.zeros(3, dtype=np.float64)
     total_of_squares = np.zeros(3, dtype=np.float64)
     for start in range(0, len(images), _CHUNK_SIZE):

@@ -14,9 +14,8 @@ Two things differ from the official release, and this module makes both explicit
   the JPEG quality read off the files' quantisation tables (e.g. ``"JPEG (quality 75)"``), so results can say what
   they were made from.
 
-Decoding 60,000 small JPEG files takes about 12 s on one core; the decoded arrays are cached (an uncompressed
-``.npz`` in the Keras cache, keyed by the archive's SHA-256 or the folder's file list), so later loads take well
-under a second.
+Decoding 60,000 small JPEG files takes seconds; the decoded arrays are cached (an uncompressed ``.npz`` in the
+Keras cache, keyed by the archive's SHA-256 or the folder's file list), so later loads are much quicker.
 
 This module returns arrays and class names, as ``keras.datasets`` loaders do; it knows nothing of the book's data
 container or of CIFAR-10.
@@ -98,7 +97,7 @@ def read_image_folder(path, *, class_names=None, image_size: int | None = None, 
         order_seed: seed of the fixed permutation of each split.
         cache_dir: the Keras cache root that holds the decoded arrays (None: Keras' own, ``~/.keras``).
         cache: whether to read and write the cache of decoded arrays.
-        verbose: print one line before decoding (decoding CIFAR-10 takes about 12 s on one core).
+        verbose: print one line before decoding (decoding all of CIFAR-10 takes seconds).
 
     Returns:
         The :class:`FolderImages`.

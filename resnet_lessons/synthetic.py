@@ -1,7 +1,7 @@
 """A deterministic, procedurally generated stand-in for CIFAR-10, for machines that cannot get it.
 
-Chapter "Data": when CIFAR-10 is neither cached nor downloadable, the book trains on this set instead.
-It has CIFAR-10's shapes (32x32 RGB uint8, 10 classes, 50,000 train / 10,000 test images) and is built
+Chapter 0: when CIFAR-10 is neither cached nor downloadable and no image-folder copy is set, the book trains on this
+set instead. It has CIFAR-10's shapes (32x32 RGB uint8, 10 classes, 50,000 train / 10,000 test images) and is built
 to need what CIFAR-10 needs from a network: local, oriented features that must be found anywhere in the
 image among clutter. Each class is a texture family, five shapes in two frequency bands:
 
@@ -12,34 +12,21 @@ Each image shows its class's texture with a random phase, a small random tilt, a
 random contrast, inside a soft window at a random place, on a random background colour with a random
 linear shading; a weaker texture of another class sits in a second window, and pixel noise covers all.
 The mean colour of an image says nothing about its class, and horizontal flips (the paper's augmentation)
-keep every class a member of itself (diagonals come in both directions).
+keep every class a member of itself (diagonals come in both directions). A small conv net learns it, but
+slowly and not to 100%, so depth and residual connections have room to make a difference
+(``tests/test_synthetic.py`` checks both).
 
 Determinism: images are made in chunks of 1,000, chunk ``k`` of split ``s`` (0 train, 1 test) from
 ``np.random.default_rng([seed, s, k])``, so the same arguments give byte-identical arrays and the first N
 images of a split are the same whatever total is asked for. Labels are balanced in every full chunk.
 
-Calibration (measured on 2 CPU cores, seed 0; a small CNN: 3 conv layers of 32, 64 and 128 filters with
-batch norm and ReLU, stride 2 in the last two, global average pooling, dense softmax; SGD with momentum
-0.9, learning rate 0.05, batch 128; the first 4,096 training images without augmentation, the first 2,000
-test images; 16x16 is the 32x32 set area-downsampled with ``data.resize``):
-
-    image size   epochs   train accuracy   test accuracy   time
-    32x32        1        13.1%            12.3%            9 s
-    32x32        6        66.8%            64.6%           37 s
-    16x16        1        16.4%            16.1%            3 s
-    16x16        6        77.9%            73.0%           12 s
-
-So a conv net learns it, but slowly and not to 100%: there is room for depth and residual connections
-to make a difference. A multinomial logistic regression on each image's mean colour (with its squares
-and products) reaches 8.5% test accuracy, chance level (10%). Generating the 50,000 training images
-takes about 3.7 s (4.5 s with the 10,000 test images).
+Like ``keras.datasets`` loaders, :func:`load_data` returns arrays (and the class names and a description), not the
+book's container: ``data.load_dataset("synthetic")`` wraps them.
 """
 
 import numpy as np
 
-from resnet_lessons import data
-
-SYNTHETIC_CLASS_NAMES = (
+CLASS_NAMES = (
     "horizontal-stripes-coarse",
     "horizontal-stripes-fine",
     "vertical-stripes-coarse",
@@ -52,7 +39,7 @@ SYNTHETIC_CLASS_NAMES = (
     "rings-fine",
 )
 
-NUM_CLASSES = len(SYNTHETIC_CLASS_NAMES)
+NUM_CLASSES = len(CLASS_NAMES)
 
 # Images per chunk; every chunk draws from its own generator, so prefixes do not depend on the total.
 CHUNK_SIZE = 1_000
@@ -77,9 +64,7 @@ _WINDOW_WIDTH_RANGE = (0.35, 0.6)
 _NOISE_STANDARD_DEVIATION = 12.0
 
 
-def make_synthetic_cifar(
-    num_train: int = 50_000, num_test: int = 10_000, seed: int = 0, image_size: int = 32
-) -> data.ImageDataset:
+def load_data(num_train: int = 50_000, num_test: int = 10_000, seed: int = 0, image_size: int = 32):
     """Generate the synthetic CIFAR-shaped data set.
 
     Why: the book must run (and show the degradation problem of deep plain nets) where CIFAR-10 cannot be
@@ -93,8 +78,8 @@ def make_synthetic_cifar(
             units, so other sizes show the same scenes rendered with more or fewer pixels.
 
     Returns:
-        An :class:`~resnet_lessons.data.ImageDataset` named ``"synthetic"`` with uint8 images
-        (num, image_size, image_size, 3) and int32 labels in [0, 10).
+        ``(x_train, y_train), (x_test, y_test), class_names, description``: uint8 images
+        (num, image_size, image_size, 3), int32 labels in [0, 10), :data:`CLASS_NAMES` and one line naming the set.
 
     Raises:
         ValueError: if a count is not a positive int, ``seed`` is not a non-negative int, or
@@ -107,20 +92,22 @@ def make_synthetic_cifar(
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 8:
         raise ValueError(f"image_size must be an int of at least 8, got {image_size!r}")
-    x_train, y_train = _generate_split(int(num_train), int(seed), _TRAIN_SPLIT_ID, int(image_size))
-    x_test, y_test = _generate_split(int(num_test), int(seed), _TEST_SPLIT_ID, int(image_size))
-    return data.ImageDataset(
-        name="synthetic",
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        class_names=SYNTHETIC_CLASS_NAMES,
-        description=(
-            f"synthetic CIFAR-shaped data (procedurally generated, seed {seed}; {num_train:,} train / "
-            f"{num_test:,} test images, {image_size}x{image_size})"
-        ),
-    )
+    description = (f"synthetic CIFAR-shaped data (procedurally generated, seed {seed}; {num_train:,} train / "
+                   f"{num_test:,} test images, {image_size}x{image_size})")
+    return (_generate_split(int(num_train), int(seed), _TRAIN_SPLIT_ID, int(image_size)),
+            _generate_split(int(num_test), int(seed), _TEST_SPLIT_ID, int(image_size)), CLASS_NAMES, description)
+
+
+def make_synthetic_cifar(num_train: int = 50_000, num_test: int = 10_000, seed: int = 0, image_size: int = 32):
+    """The synthetic set as the book's ``data.ImageDataset`` named ``"synthetic"`` (arguments as :func:`load_data`).
+
+    Kept for the tests that build one directly; the book calls ``data.load_dataset("synthetic")``.
+    """
+    # Imported here: data.load_dataset uses this module, and this module otherwise knows no container.
+    from resnet_lessons import data
+
+    (x_train, y_train), (x_test, y_test), class_names, description = load_data(num_train, num_test, seed, image_size)
+    return data.ImageDataset("synthetic", x_train, y_train, x_test, y_test, class_names, description)
 
 
 def _generate_split(num_images, seed, split_id, image_size):

@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from resnet_lessons import cifar10, data, synthetic
+from resnet_lessons import cifar10, data, downloads, synthetic
 
 
 def tiny_dataset(num_train=6, num_test=4, image_size=4, name="synthetic"):
@@ -62,7 +62,7 @@ def unavailable(**kwargs):
 
 
 def test_load_dataset_auto_falls_back_to_synthetic_with_one_notice(monkeypatch, capsys):
-    monkeypatch.setattr(cifar10, "load_cifar10", unavailable)
+    monkeypatch.setattr(cifar10, "load_data", unavailable)
     dataset = data.load_dataset(num_train=20, num_test=10)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
@@ -71,18 +71,18 @@ def test_load_dataset_auto_falls_back_to_synthetic_with_one_notice(monkeypatch, 
     assert lines[1] == f"Data: {dataset.description}"
     assert dataset.name == "synthetic" and (dataset.num_train, dataset.num_test) == (20, 10)
     assert "CIFAR-10 was not available: offline and not cached" in dataset.description
-    reference = synthetic.make_synthetic_cifar(20, 10, seed=0)
-    np.testing.assert_array_equal(dataset.x_train, reference.x_train)
+    (reference, _), _, _, _ = synthetic.load_data(20, 10, seed=0)
+    np.testing.assert_array_equal(dataset.x_train, reference)
 
 
 def test_load_dataset_is_quiet_when_not_verbose(monkeypatch, capsys):
-    monkeypatch.setattr(cifar10, "load_cifar10", unavailable)
+    monkeypatch.setattr(cifar10, "load_data", unavailable)
     data.load_dataset("auto", num_train=10, num_test=10, verbose=False)
     assert capsys.readouterr().out == ""
 
 
 def test_load_dataset_cifar10_raises_when_unavailable(monkeypatch):
-    monkeypatch.setattr(cifar10, "load_cifar10", unavailable)
+    monkeypatch.setattr(cifar10, "load_data", unavailable)
     with pytest.raises(cifar10.CIFAR10Unavailable, match="unreachable"):
         data.load_dataset("cifar10")
 
@@ -94,7 +94,7 @@ def test_load_dataset_passes_download_through(monkeypatch):
         calls.append(kwargs)
         unavailable()
 
-    monkeypatch.setattr(cifar10, "load_cifar10", record)
+    monkeypatch.setattr(cifar10, "load_data", record)
     data.load_dataset("auto", num_train=10, num_test=10, download=False, verbose=False)
     assert calls == [{"download": False, "image_folder": None, "verbose": False}]
 
@@ -102,14 +102,14 @@ def test_load_dataset_passes_download_through(monkeypatch):
 def test_load_dataset_offline_without_cache_is_fast(monkeypatch, tmp_path):
     # this machine is offline; make the cache empty and the network refuse, so the test never downloads
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(cifar10, "keras_cache_roots", lambda cache_dir=None: [tmp_path])
-    monkeypatch.setattr(cifar10, "_host_reachable", lambda host, port, timeout: (False, "offline in this test"))
+    monkeypatch.setattr(downloads, "keras_cache_roots", lambda cache_dir=None: [tmp_path])
+    monkeypatch.setattr(downloads, "host_reachable", lambda host, port, timeout: (False, "offline in this test"))
     dataset = data.load_dataset("auto", num_train=10, num_test=10, verbose=False)
     assert dataset.name == "synthetic" and "offline" in dataset.description
 
 
 def test_load_dataset_reads_cifar10_from_the_keras_cache(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(cifar10, "keras_cache_roots", lambda cache_dir=None: [tmp_path])
+    monkeypatch.setattr(downloads, "keras_cache_roots", lambda cache_dir=None: [tmp_path])
     directory = tmp_path / "datasets" / "cifar-10-batches-py"
     directory.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -263,8 +263,8 @@ def test_channel_statistics_rejects_bad_images(images, message):
 def test_load_dataset_reads_an_image_folder_copy_when_the_release_cannot_be_had(monkeypatch, tmp_path, capsys):
     from test_cifar10 import write_cifar_image_folder
 
-    monkeypatch.setattr(cifar10, "keras_cache_roots", lambda cache_dir=None: [tmp_path / "keras"])
-    monkeypatch.setattr(cifar10, "_host_reachable", lambda host, port, timeout: (False, "offline in this test"))
+    monkeypatch.setattr(downloads, "keras_cache_roots", lambda cache_dir=None: [tmp_path / "keras"])
+    monkeypatch.setattr(downloads, "host_reachable", lambda host, port, timeout: (False, "offline in this test"))
     copy = write_cifar_image_folder(tmp_path / "cifar10-jpeg.tar.gz", per_class=(3, 1))
     dataset = data.load_dataset(num_train=12, cifar10_folder=copy)
     assert dataset.name == "cifar10" and (dataset.num_train, dataset.num_test) == (12, 10)
@@ -283,8 +283,8 @@ def test_load_dataset_reads_an_image_folder_copy_when_the_release_cannot_be_had(
 
 
 def test_load_dataset_offline_without_any_cifar10_names_the_folder_setting(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(cifar10, "keras_cache_roots", lambda cache_dir=None: [tmp_path])
-    monkeypatch.setattr(cifar10, "_host_reachable", lambda host, port, timeout: (False, "offline in this test"))
+    monkeypatch.setattr(downloads, "keras_cache_roots", lambda cache_dir=None: [tmp_path])
+    monkeypatch.setattr(downloads, "host_reachable", lambda host, port, timeout: (False, "offline in this test"))
     dataset = data.load_dataset("auto", num_train=10, num_test=10)
     assert dataset.name == "synthetic"
     notice = capsys.readouterr().out.splitlines()[0]

@@ -1,6 +1,7 @@
 """Tests of resnet_lessons.synthetic: shapes, determinism, prefixes, and that the set is neither trivial nor random."""
 
 import time
+import types
 
 import numpy as np
 import pytest
@@ -8,13 +9,19 @@ import pytest
 from resnet_lessons import data, synthetic
 
 
+def generate(*args, **kwargs):
+    """``synthetic.load_data``'s arrays, class names and description, as attributes."""
+    (x_train, y_train), (x_test, y_test), class_names, description = synthetic.load_data(*args, **kwargs)
+    return types.SimpleNamespace(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+                                 class_names=class_names, description=description)
+
+
 def test_shapes_dtypes_and_names():
-    dataset = synthetic.make_synthetic_cifar(num_train=40, num_test=20)
-    assert dataset.name == "synthetic"
+    dataset = generate(num_train=40, num_test=20)
     assert dataset.x_train.shape == (40, 32, 32, 3) and dataset.x_test.shape == (20, 32, 32, 3)
     assert dataset.x_train.dtype == np.uint8 and dataset.y_train.dtype == np.int32
-    assert dataset.num_classes == 10 and len(set(dataset.class_names)) == 10
-    assert dataset.class_names == synthetic.SYNTHETIC_CLASS_NAMES
+    assert len(dataset.class_names) == 10 and len(set(dataset.class_names)) == 10
+    assert dataset.class_names == synthetic.CLASS_NAMES
     assert dataset.description.startswith("synthetic CIFAR-shaped data (procedurally generated, seed 0; 40 train / 20 test")
     # the images use the whole range of pixel values, not a few flat colours
     assert dataset.x_train.min() < 30 and dataset.x_train.max() > 225
@@ -22,25 +29,25 @@ def test_shapes_dtypes_and_names():
 
 
 def test_same_arguments_give_identical_bytes():
-    first = synthetic.make_synthetic_cifar(num_train=50, num_test=30, seed=5)
-    second = synthetic.make_synthetic_cifar(num_train=50, num_test=30, seed=5)
+    first = generate(num_train=50, num_test=30, seed=5)
+    second = generate(num_train=50, num_test=30, seed=5)
     assert first.x_train.tobytes() == second.x_train.tobytes()
     assert first.y_train.tobytes() == second.y_train.tobytes()
     assert first.x_test.tobytes() == second.x_test.tobytes()
 
 
 def test_seeds_and_splits_differ():
-    seed_zero = synthetic.make_synthetic_cifar(num_train=50, num_test=50, seed=0)
-    seed_one = synthetic.make_synthetic_cifar(num_train=50, num_test=50, seed=1)
+    seed_zero = generate(num_train=50, num_test=50, seed=0)
+    seed_one = generate(num_train=50, num_test=50, seed=1)
     assert not np.array_equal(seed_zero.x_train, seed_one.x_train)
     assert not np.array_equal(seed_zero.x_train, seed_zero.x_test)
 
 
 def test_prefixes_do_not_depend_on_the_total():
     # 2,100 spans three chunks; the shorter requests end inside the first and second
-    large = synthetic.make_synthetic_cifar(num_train=2_100, num_test=1_001)
+    large = generate(num_train=2_100, num_test=1_001)
     for num_train, num_test in ((7, 3), (1_500, 1_000)):
-        small = synthetic.make_synthetic_cifar(num_train=num_train, num_test=num_test)
+        small = generate(num_train=num_train, num_test=num_test)
         np.testing.assert_array_equal(small.x_train, large.x_train[:num_train])
         np.testing.assert_array_equal(small.y_train, large.y_train[:num_train])
         np.testing.assert_array_equal(small.x_test, large.x_test[:num_test])
@@ -48,7 +55,7 @@ def test_prefixes_do_not_depend_on_the_total():
 
 
 def test_labels_are_balanced_in_every_full_chunk():
-    dataset = synthetic.make_synthetic_cifar(num_train=2_000, num_test=1_000)
+    dataset = generate(num_train=2_000, num_test=1_000)
     assert np.bincount(dataset.y_train, minlength=10).tolist() == [200] * 10
     assert np.bincount(dataset.y_test, minlength=10).tolist() == [100] * 10
     # and shuffled, not in class order
@@ -56,18 +63,27 @@ def test_labels_are_balanced_in_every_full_chunk():
 
 
 def test_other_image_sizes():
-    dataset = synthetic.make_synthetic_cifar(num_train=10, num_test=10, image_size=16)
-    assert dataset.x_train.shape == (10, 16, 16, 3) and dataset.image_size == 16
+    dataset = generate(num_train=10, num_test=10, image_size=16)
+    assert dataset.x_train.shape == (10, 16, 16, 3)
     np.testing.assert_array_equal(
-        dataset.y_train, synthetic.make_synthetic_cifar(num_train=10, num_test=10).y_train
+        dataset.y_train, generate(num_train=10, num_test=10).y_train
     )
 
 
 def test_generation_is_fast():
     start = time.perf_counter()
-    synthetic.make_synthetic_cifar(num_train=5_000, num_test=1_000)
+    generate(num_train=5_000, num_test=1_000)
     # about 0.5 s on 2 CPU cores; the bound leaves room for a busy machine
     assert time.perf_counter() - start < 5.0
+
+
+def test_make_synthetic_cifar_is_the_container_of_load_dataset():
+    dataset = synthetic.make_synthetic_cifar(num_train=12, num_test=8, seed=2)
+    expected = data.load_dataset("synthetic", num_train=12, num_test=8, seed=2, verbose=False)
+    assert isinstance(dataset, data.ImageDataset) and dataset.name == "synthetic"
+    assert dataset.description == expected.description
+    np.testing.assert_array_equal(dataset.x_train, expected.x_train)
+    np.testing.assert_array_equal(dataset.y_test, expected.y_test)
 
 
 @pytest.mark.parametrize(
@@ -82,7 +98,7 @@ def test_generation_is_fast():
 )
 def test_rejects_bad_arguments(arguments, message):
     with pytest.raises(ValueError, match=message):
-        synthetic.make_synthetic_cifar(**arguments)
+        generate(**arguments)
 
 
 def mean_colour_classifier_accuracy(dataset):
@@ -108,7 +124,7 @@ def mean_colour_classifier_accuracy(dataset):
 
 
 def test_mean_colour_says_nothing_about_the_class():
-    dataset = synthetic.make_synthetic_cifar(num_train=3_000, num_test=2_000)
+    dataset = generate(num_train=3_000, num_test=2_000)
     accuracy = mean_colour_classifier_accuracy(dataset)
     # chance is 0.10; 2,000 test images give a standard error of about 0.007
     assert accuracy < 0.14
@@ -118,7 +134,7 @@ def test_a_small_conv_net_learns_it_but_not_instantly():
     import keras
     from keras import layers
 
-    dataset = data.resize(synthetic.make_synthetic_cifar(num_train=2_048, num_test=500), 16)
+    dataset = data.resize(data.load_dataset("synthetic", num_train=2_048, num_test=500, verbose=False), 16)
     mean, std = data.channel_statistics(dataset.x_train)
     x_train = (dataset.x_train.astype(np.float32) - mean) / std
     x_test = (dataset.x_test.astype(np.float32) - mean) / std
