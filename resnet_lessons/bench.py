@@ -38,7 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet_lessons import complexity, hardware, models, timing
+from resnet_lessons import complexity, hardware, models, profiles, timing
 # Chapter 6 names the timing by these names (``bench.time_steps``, ``bench.read_back``, ...).
 from resnet_lessons.timing import BLOG_BURN_IN, BLOG_STEPS, measure_matmul_ceiling, read_back, time_steps  # noqa: F401
 
@@ -615,3 +615,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkSizes:
+    """How large chapter 6's speed measurements are under a profile: seconds on a laptop, the blog's sizes on a GPU."""
+
+    batch_size: int  # images per timed step
+    image_size: int  # height and width of the images
+    steps: int  # timed steps
+    burn_in: int  # steps run first and left out of the statistics
+    batch_sizes: tuple[int, ...]  # the batch sizes of the throughput sweep
+    ceiling_size: int  # side of the square matrices whose product measures the machine's ceiling
+
+
+BENCHMARK_SIZES = {
+    "quick": BenchmarkSizes(batch_size=4, image_size=96, steps=12, burn_in=3, batch_sizes=(1, 2, 4, 8, 16, 32, 64),
+                            ceiling_size=2048),
+    "paper": BenchmarkSizes(batch_size=BLOG_BATCH_SIZE, image_size=BLOG_IMAGE_SIZE, steps=BLOG_STEPS,
+                            burn_in=BLOG_BURN_IN, batch_sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+                            ceiling_size=4096),
+}
+
+
+def benchmark_sizes(config: profiles.TrainConfig | str | None = None) -> BenchmarkSizes:
+    """The sizes of chapter 6's measurements under profile ``config`` (a ``TrainConfig``, a name, or ``None``).
+
+    The ``paper`` profile gets the blog's benchmark (batch 16 of 224x224, 100 steps after 10), the ``quick`` one a
+    version that takes seconds on two CPU cores. Any other profile (``medium``, one a reader adds) gets the default
+    profile's sizes, so a new name never stops the chapter; add it to ``BENCHMARK_SIZES`` to give it its own.
+    """
+    if config is None:
+        config = profiles.get_profile()
+    name = config.name if isinstance(config, profiles.TrainConfig) else config
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"config must be a TrainConfig or a profile name, got {config!r}")
+    return BENCHMARK_SIZES.get(name, BENCHMARK_SIZES[profiles.DEFAULT_PROFILE])

@@ -12,8 +12,6 @@ import dataclasses
 import math
 import os
 
-from resnet_lessons import bench
-
 PROFILE_ENVIRONMENT_VARIABLE = "RESNET_LESSONS_PROFILE"
 
 
@@ -223,39 +221,3 @@ def get_profile(name: str | None = None) -> TrainConfig:
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}{source}: expected one of {', '.join(sorted(PROFILES))}")
     return PROFILES[name]
-
-
-@dataclasses.dataclass(frozen=True)
-class BenchmarkSizes:
-    """How large chapter 6's speed measurements are under a profile: seconds on a laptop, the blog's sizes on a GPU."""
-
-    batch_size: int  # images per timed step
-    image_size: int  # height and width of the images
-    steps: int  # timed steps
-    burn_in: int  # steps run first and left out of the statistics
-    batch_sizes: tuple[int, ...]  # the batch sizes of the throughput sweep
-    ceiling_size: int  # side of the square matrices whose product measures the machine's ceiling
-
-
-BENCHMARK_SIZES = {
-    "quick": BenchmarkSizes(batch_size=4, image_size=96, steps=12, burn_in=3, batch_sizes=(1, 2, 4, 8, 16, 32, 64),
-                            ceiling_size=2048),
-    "paper": BenchmarkSizes(batch_size=bench.BLOG_BATCH_SIZE, image_size=bench.BLOG_IMAGE_SIZE, steps=bench.BLOG_STEPS,
-                            burn_in=bench.BLOG_BURN_IN, batch_sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256),
-                            ceiling_size=4096),
-}
-
-
-def benchmark_sizes(config: TrainConfig | str | None = None) -> BenchmarkSizes:
-    """The sizes of chapter 6's measurements under profile ``config`` (a ``TrainConfig``, a name, or ``None``).
-
-    The ``paper`` profile gets the blog's benchmark (batch 16 of 224x224, 100 steps after 10), the ``quick`` one a
-    version that takes seconds on two CPU cores. Any other profile (``medium``, one a reader adds) gets the default
-    profile's sizes, so a new name never stops the chapter; add it to ``BENCHMARK_SIZES`` to give it its own.
-    """
-    if config is None:
-        config = get_profile()
-    name = config.name if isinstance(config, TrainConfig) else config
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"config must be a TrainConfig or a profile name, got {config!r}")
-    return BENCHMARK_SIZES.get(name, BENCHMARK_SIZES[DEFAULT_PROFILE])

@@ -1,6 +1,7 @@
 """Tests of resnet_lessons.bench and resnet_lessons.hardware: the steps, the statistics, the precisions, the report
 and the command line, on tiny models and one or two steps (no test here judges a machine's speed)."""
 
+import dataclasses
 import json
 import pathlib
 import subprocess
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_lessons import bench, complexity, hardware, models, timing
+from resnet_lessons import bench, complexity, hardware, models, profiles, timing
 
 TINY = dict(model="tiny", batch_size=2, image_size=8)
 
@@ -452,3 +453,20 @@ def test_a_report_that_cannot_be_read_is_a_clear_value_error(tmp_path):
     # an address that cannot be reached (nothing listens on port 9 of this machine), as offline in Colab
     with pytest.raises(ValueError, match="cannot read the benchmark report 'http://127.0.0.1:9/report.json'"):
         bench.load_report("http://127.0.0.1:9/report.json", timeout=2)
+
+
+def test_benchmark_sizes_per_profile_with_a_fallback(monkeypatch):
+    quick, paper = bench.benchmark_sizes("quick"), bench.benchmark_sizes(profiles.PAPER)
+    assert (quick.batch_size, quick.image_size, quick.steps, quick.burn_in) == (4, 96, 12, 3)
+    assert quick.batch_sizes == (1, 2, 4, 8, 16, 32, 64) and quick.ceiling_size == 2048
+    # the paper profile measures the blog's benchmark: batch 16 of 224x224, 100 timed steps after 10
+    assert (paper.batch_size, paper.image_size, paper.steps, paper.burn_in) == (16, 224, 100, 10)
+    assert paper.batch_sizes[-1] == 256 and paper.ceiling_size == 4096
+    # any other profile, among them one a reader adds, gets the default profile's sizes instead of a KeyError
+    assert bench.benchmark_sizes("medium") == bench.benchmark_sizes("my-profile") == quick
+    assert bench.benchmark_sizes(dataclasses.replace(profiles.PAPER, name="paper-bf16")) == quick
+    monkeypatch.setenv("RESNET_LESSONS_PROFILE", "paper")
+    assert bench.benchmark_sizes() == paper
+    for bad in ("", 3):
+        with pytest.raises(ValueError, match="a TrainConfig or a profile name"):
+            bench.benchmark_sizes(bad)

@@ -147,20 +147,3 @@ def test_for_depth_adds_the_papers_resnet110_warmup():
 def test_for_depth_rejects_bad_depths(depth):
     with pytest.raises(ValueError, match="depth must be a positive integer"):
         profiles.for_depth("paper", depth)
-
-
-def test_benchmark_sizes_per_profile_with_a_fallback(monkeypatch):
-    quick, paper = profiles.benchmark_sizes("quick"), profiles.benchmark_sizes(profiles.PAPER)
-    assert (quick.batch_size, quick.image_size, quick.steps, quick.burn_in) == (4, 96, 12, 3)
-    assert quick.batch_sizes == (1, 2, 4, 8, 16, 32, 64) and quick.ceiling_size == 2048
-    # the paper profile measures the blog's benchmark: batch 16 of 224x224, 100 timed steps after 10
-    assert (paper.batch_size, paper.image_size, paper.steps, paper.burn_in) == (16, 224, 100, 10)
-    assert paper.batch_sizes[-1] == 256 and paper.ceiling_size == 4096
-    # any other profile, among them one a reader adds, gets the default profile's sizes instead of a KeyError
-    assert profiles.benchmark_sizes("medium") == profiles.benchmark_sizes("my-profile") == quick
-    assert profiles.benchmark_sizes(dataclasses.replace(profiles.PAPER, name="paper-bf16")) == quick
-    monkeypatch.setenv("RESNET_LESSONS_PROFILE", "paper")
-    assert profiles.benchmark_sizes() == paper
-    for bad in ("", 3):
-        with pytest.raises(ValueError, match="a TrainConfig or a profile name"):
-            profiles.benchmark_sizes(bad)
