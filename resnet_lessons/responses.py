@@ -26,7 +26,7 @@ import numpy as np
 from resnet_lessons import graph, pipeline
 from resnet_lessons.figure6 import Finding
 from resnet_lessons.run_report import read_report_file
-from resnet_lessons.train import _write_json_atomically
+from resnet_lessons.checkpoints import write_json_atomically
 
 
 def response_layer_names(model: keras.Model) -> list[str]:
@@ -122,7 +122,7 @@ class ResponseReport:
         raise ValueError(f"no network {name!r} in the report; it has {', '.join(n.name for n in self.networks)}")
 
     def save(self, path) -> None:
-        _write_json_atomically(pathlib.Path(path), dataclasses.asdict(self))
+        write_json_atomically(pathlib.Path(path), dataclasses.asdict(self))
 
     @classmethod
     def load(cls, path) -> "ResponseReport":

@@ -15,7 +15,8 @@ import json
 import pathlib
 
 from . import data, hardware, models, profiles, seeding, train
-from .train import TrainingHistory, _write_json_atomically
+from .checkpoints import RUN_FILE, write_json_atomically
+from .train import TrainingHistory
 
 REPORT_VERSION = 1
 
@@ -105,7 +106,7 @@ class RunReport:
 
     def save(self, path) -> None:
         """Write the report as JSON, atomically: an interruption never leaves half a file."""
-        _write_json_atomically(pathlib.Path(path), self.to_dict())
+        write_json_atomically(pathlib.Path(path), self.to_dict())
 
     @classmethod
     def load(cls, path) -> "RunReport":
@@ -166,7 +167,7 @@ def trained_network(planned: PlannedRun, checkpoints, config: profiles.TrainConf
             fewer than ``config.epochs`` epochs.
     """
     folder = checkpoint_folder(checkpoints, planned)
-    run_file = folder / train.RUN_FILE
+    run_file = folder / RUN_FILE
     if not run_file.is_file():
         raise ValueError(f"no checkpoint of {planned.name} seed {planned.seed} in {str(folder)!r}: train it first "
                          f"with the benchmark that made the report, giving it --checkpoints {str(checkpoints)!r}")

@@ -33,10 +33,6 @@ import tensorflow as tf
 
 from resnet_lessons import checkpoints, data, models, pipeline, profiles, progress
 
-# Names from before checkpoints had their own module, which run_report and responses still import from here.
-RUN_FILE = checkpoints.RUN_FILE
-_write_json_atomically = checkpoints.write_json_atomically
-
 
 # --------------------------------------------------------------------------------------------- the optimiser
 

@@ -70,7 +70,7 @@ def test_the_run_file_has_the_layout_of_the_stored_benchmark_checkpoints(tmp_pat
     assert saved["config"]["decay_epochs"] == list(CONFIG.decay_epochs)
     assert (saved["model"], saved["parameters"], saved["seed"]) == ("tiny", 15, 0)
     assert (saved["latest"], saved["epochs_done"]) == ("epoch-0002", 2)
-    assert train.RUN_FILE == checkpoints.RUN_FILE == "run.json"
+    assert checkpoints.RUN_FILE == "run.json"
 
 
 def test_a_checkpoint_of_another_run_is_refused_and_a_longer_config_accepted(tmp_path):
@@ -98,4 +98,3 @@ def test_json_is_written_atomically(tmp_path):
     checkpoints.write_json_atomically(str(path), {"a": 3})  # replaced; a string path works too
     assert json.loads(path.read_text()) == {"a": 3}
     assert [item.name for item in tmp_path.iterdir()] == ["values.json"]  # no temporary file left behind
-    assert train._write_json_atomically is checkpoints.write_json_atomically  # what run_report imports
