@@ -8,7 +8,9 @@ networks under the same conditions. Both read every result back to the host befo
 measures the dispatch, not the work.
 
 :func:`measure_matmul_ceiling` times a large matrix product the same way: the best rate the machine reaches in
-TensorFlow, against which a network's achieved GFLOP/s is read.
+TensorFlow, against which a network's achieved GFLOP/s is read. :func:`measure_ceiling` takes the best of several
+large kernels instead (TensorFlow's matrix product and a convolution, NumPy's BLAS), because on some machines a
+network's convolutions outrun TensorFlow's matrix product.
 """
 
 from __future__ import annotations
@@ -167,3 +169,110 @@ def measure_matmul_ceiling(size: int = 4096, dtype: str = "float32", *, steps: i
         product = tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(first, second), tf.float32)))
         times = time_steps(product, steps=steps, burn_in=burn_in)
     return MatmulCeiling(size, dtype, times.step_seconds, device)
+
+
+# A large convolution for the ceiling: 3x3, 256 channels to 256 on 56x56 maps (ResNet-50's conv3 sizes at 224x224
+# are 28x28x128; these are larger, so that every number is reused as in a large matrix product).
+_CONVOLUTION_MAP = 56
+_CONVOLUTION_CHANNELS = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelRate:
+    """One kernel of :func:`measure_ceiling`: what it computes and how long each call took."""
+
+    name: str  # e.g. "TensorFlow matmul 2048x2048"
+    multiply_adds: int  # per call
+    step_seconds: tuple[float, ...]
+
+    @property
+    def gflops_per_second(self) -> float:
+        """Two operations per multiply-add over the *fastest* call, in 10^9 per second (see MatmulCeiling)."""
+        return 2 * self.multiply_adds / float(np.min(self.step_seconds)) / 1e9
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelCeiling:
+    """The fastest of several large kernels: a bound a network's layers should not exceed on any machine.
+
+    One kernel is not enough. On one machine TensorFlow's matrix product is the fastest thing it runs; on another
+    (an AMD EPYC with 2 cores, AVX-512 and no AMX) ResNet-50's forward pass reached 120 GFLOP/s against its 88, so
+    the matrix product bounded nothing there. The best of a matrix product, a large convolution and NumPy's BLAS is
+    a bound on more machines, though still a measured one, not the hardware's peak; :attr:`best` says which kernel
+    set it, and :meth:`fraction` says so when a network is above it.
+    """
+
+    dtype: str
+    device: str  # "cpu" or "gpu"
+    kernels: tuple[KernelRate, ...]
+
+    @property
+    def best(self) -> KernelRate:
+        return max(self.kernels, key=lambda kernel: kernel.gflops_per_second)
+
+    @property
+    def gflops_per_second(self) -> float:
+        return self.best.gflops_per_second
+
+    def rate(self, name_start: str) -> float:
+        """GFLOP/s of the kernel whose name starts with ``name_start``, e.g. ``"TensorFlow matmul"``."""
+        matches = [kernel for kernel in self.kernels if kernel.name.startswith(name_start)]
+        if len(matches) != 1:
+            raise ValueError(f"no single kernel named {name_start!r}...: have {[k.name for k in self.kernels]}")
+        return matches[0].gflops_per_second
+
+    def fraction(self, gflops_per_second: float) -> str:
+        """``gflops_per_second`` as a percentage of the ceiling, with the reason when it is above 100 %."""
+        share = gflops_per_second / self.gflops_per_second
+        if share <= 1:
+            return f"{share:.0%} of the ceiling"
+        return (f"{share:.0%} of the ceiling: above it, so the ceiling was measured in a busier moment or misses a "
+                f"faster path of this machine")
+
+    def describe(self) -> str:
+        rates = "; ".join(f"{kernel.name} {kernel.gflops_per_second:.1f}" for kernel in self.kernels)
+        return (f"{self.dtype} ceiling on the {self.device.upper()}: {self.gflops_per_second:.1f} GFLOP/s, set by "
+                f"{self.best.name} (best of {len(self.best.step_seconds)} calls each, interleaved; GFLOP/s: {rates})")
+
+
+def measure_ceiling(size: int = 4096, dtype: str = "float32", *, steps: int = 10, burn_in: int = 2,
+                    device: str = "auto", seed: int = 0) -> KernelCeiling:
+    """Time three large kernels in turn and keep the fastest as the machine's ceiling for ``dtype``.
+
+    The kernels: TensorFlow's ``size x size`` matrix product (as :func:`measure_matmul_ceiling`), a 3x3 convolution
+    from 256 channels to 256 on 56x56 maps over a batch sized to about as many multiply-adds, and, for float32 on the
+    CPU, NumPy's matrix product (its BLAS library, not TensorFlow's). They run interleaved, one call of each per
+    round, so a busy spell of the machine costs all of them alike.
+    """
+    size = check_count("size", size, 1)
+    check_choice("dtype", dtype, tuple(CEILING_DTYPES.values()))
+    device = hardware.resolve_device(device)
+    precision = {value: key for key, value in CEILING_DTYPES.items()}[dtype]
+    hardware.check_precision(precision, device)
+    per_image = _CONVOLUTION_MAP**2 * _CONVOLUTION_CHANNELS**2 * 9
+    batch = max(1, round(size**3 / per_image))
+    names, multiply_adds, steps_to_time = [], [], []
+    with tf.device(hardware.tensorflow_device_name(device)):
+        first = tf.cast(tf.random.stateless_normal((size, size), seed=(seed, 2)), dtype)
+        second = tf.cast(tf.random.stateless_normal((size, size), seed=(seed, 3)), dtype)
+        names.append(f"TensorFlow matmul {size}x{size}")
+        multiply_adds.append(size**3)
+        steps_to_time.append(tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(first, second), tf.float32))))
+        maps = tf.cast(tf.random.stateless_normal(
+            (batch, _CONVOLUTION_MAP, _CONVOLUTION_MAP, _CONVOLUTION_CHANNELS), seed=(seed, 4)), dtype)
+        kernel = tf.cast(tf.random.stateless_normal(
+            (3, 3, _CONVOLUTION_CHANNELS, _CONVOLUTION_CHANNELS), seed=(seed, 5)), dtype)
+        names.append(f"TensorFlow 3x3 convolution {_CONVOLUTION_CHANNELS} channels, {batch}x{_CONVOLUTION_MAP}x"
+                     f"{_CONVOLUTION_MAP}")
+        multiply_adds.append(batch * per_image)
+        steps_to_time.append(tf.function(lambda: tf.reduce_sum(tf.cast(
+            tf.nn.conv2d(maps, kernel, strides=1, padding="SAME"), tf.float32))))
+        if device == "cpu" and dtype == "float32":
+            first_array, second_array = first.numpy(), second.numpy()
+            names.append(f"NumPy matmul {size}x{size}")
+            multiply_adds.append(size**3)
+            steps_to_time.append(lambda: np.matmul(first_array, second_array))
+        times = time_interleaved(steps_to_time, steps=steps, burn_in=burn_in)
+    kernels = tuple(KernelRate(name, count, measured.step_seconds)
+                    for name, count, measured in zip(names, multiply_adds, times))
+    return KernelCeiling(dtype, device, kernels)

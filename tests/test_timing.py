@@ -108,3 +108,33 @@ def test_matmul_ceiling_refuses_bad_arguments(monkeypatch):
     monkeypatch.setattr(hardware, "cpu_flags", lambda path=hardware.CPUINFO_PATH: frozenset({"avx2"}))
     with pytest.raises(ValueError, match="this CPU has no float16 instructions"):
         timing.measure_matmul_ceiling(64, "float16", device="cpu")
+
+
+def test_measure_ceiling_times_every_kernel_and_keeps_the_fastest():
+    ceiling = timing.measure_ceiling(64, "float32", steps=3, burn_in=1, device="cpu")
+    names = [kernel.name for kernel in ceiling.kernels]
+    assert names[0] == "TensorFlow matmul 64x64" and names[1].startswith("TensorFlow 3x3 convolution")
+    assert names[2] == "NumPy matmul 64x64"  # float32 on the CPU only
+    assert all(len(kernel.step_seconds) == 3 for kernel in ceiling.kernels)
+    assert ceiling.kernels[1].multiply_adds == 1 * 56 * 56 * 256 * 256 * 9  # the smallest batch, one image
+    assert ceiling.best.gflops_per_second == max(kernel.gflops_per_second for kernel in ceiling.kernels)
+    assert ceiling.gflops_per_second == ceiling.best.gflops_per_second
+    assert ceiling.rate("NumPy") == ceiling.kernels[2].gflops_per_second
+    assert f"set by {ceiling.best.name}" in ceiling.describe()
+    with pytest.raises(ValueError, match="no single kernel"):
+        ceiling.rate("TensorFlow")  # two kernels start so
+
+
+def test_a_kernel_rate_counts_two_operations_per_multiply_add_over_the_fastest_call():
+    kernel = timing.KernelRate("k", multiply_adds=10**9, step_seconds=(0.5, 0.25, 1.0))
+    assert kernel.gflops_per_second == pytest.approx(8.0)
+    ceiling = timing.KernelCeiling("float32", "cpu", (kernel,))
+    assert ceiling.fraction(4.0) == "50% of the ceiling"
+    assert ceiling.fraction(10.0).startswith("125% of the ceiling: above it")
+
+
+def test_measure_ceiling_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="size"):
+        timing.measure_ceiling(0)
+    with pytest.raises(ValueError, match="dtype"):
+        timing.measure_ceiling(8, "int8")
