@@ -270,6 +270,25 @@ def compare(results: Sequence[BenchmarkResult], baseline: str = "keras") -> list
     return comparisons
 
 
+
+def find(results: Sequence[BenchmarkResult], **fields) -> BenchmarkResult:
+    """The one result whose spec has these field values, e.g. ``find(results, model="ours", mode="forward")``.
+
+    Raises:
+        ValueError: if no result or more than one matches, naming the fields (and the specs' field names when a
+            field does not exist).
+    """
+    known = {field.name for field in dataclasses.fields(BenchmarkSpec)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"unknown spec field(s) {', '.join(unknown)}: expected some of {', '.join(sorted(known))}")
+    matches = [result for result in results
+               if all(getattr(result.spec, name) == value for name, value in fields.items())]
+    if len(matches) != 1:
+        wanted = ", ".join(f"{name}={value!r}" for name, value in fields.items())
+        raise ValueError(f"{len(matches)} results have {wanted}; expected exactly one")
+    return matches[0]
+
 # ----------------------------------------------------------------------------------------- many benchmarks
 
 class _Benchmark:

@@ -1,4 +1,4 @@
-"""Figures the chapters share: training curves of several runs on one set of axes, and image grids.
+"""Figures the chapters share: training curves of several runs on one set of axes, image grids, throughput bars.
 
 Functions draw on a given ``matplotlib`` axes (or a new figure) and return the figure, so a notebook can place
 them side by side; nothing here changes matplotlib's global settings.
@@ -155,6 +155,51 @@ def show_images(images: np.ndarray, labels: Sequence[int] | None = None, class_n
     figure.tight_layout()
     return figure
 
+
+
+def plot_throughput(results, *, groups: tuple[str, Sequence], bars: tuple[str, Sequence], title: str | None = None,
+                    ax=None):
+    """Bars of images per second: one group of bars per value of one spec field, one bar per value of another.
+
+    Chapter 6 compares executions (eager, ``tf.function``, XLA) for the forward pass and the training step this
+    way. ``results`` are benchmark results (:class:`resnet_lessons.bench.BenchmarkResult`: a ``spec`` and
+    ``images_per_second``); exactly one must match each (group, bar) pair.
+
+    Args:
+        results: the measured results.
+        groups: ``(field, values)``: the spec field that makes the groups, and its values in order along the x axis,
+            e.g. ``("mode", ("forward", "train-step"))``.
+        bars: ``(field, values)``: the spec field that makes the bars within a group, e.g.
+            ``("execution", ("eager", "function", "xla"))``; the legend shows the values.
+        title: the figure's title; state the finding.
+        ax: axes to draw on; a new figure is made when ``None``.
+
+    Returns:
+        The ``matplotlib`` figure.
+    """
+    (group_field, group_values), (bar_field, bar_values) = groups, bars
+    group_values, bar_values = list(group_values), list(bar_values)
+    if not group_values or not bar_values:
+        raise ValueError(f"groups and bars need at least one value each, got {group_values!r} and {bar_values!r}")
+    figure, ax = _figure_and_axes(ax)
+    width = 0.8 / len(bar_values)
+    positions = np.arange(len(group_values))
+    for index, bar_value in enumerate(bar_values):
+        heights = []
+        for group_value in group_values:
+            matches = [result.images_per_second for result in results
+                       if getattr(result.spec, group_field) == group_value
+                       and getattr(result.spec, bar_field) == bar_value]
+            if len(matches) != 1:
+                raise ValueError(f"{len(matches)} results have {group_field}={group_value!r} and "
+                                 f"{bar_field}={bar_value!r}; expected exactly one")
+            heights.append(matches[0])
+        ax.bar(positions + index * width, heights, width, label=str(bar_value))
+    ax.set_xticks(positions + width * (len(bar_values) - 1) / 2, [str(value) for value in group_values])
+    ax.set_ylabel("images per second")
+    ax.set_title(title or f"images per second by {group_field} and {bar_field}")
+    ax.legend()
+    return figure
 
 def _figure_and_axes(ax):
     if ax is None:

@@ -470,3 +470,17 @@ def test_benchmark_sizes_per_profile_with_a_fallback(monkeypatch):
     for bad in ("", 3):
         with pytest.raises(ValueError, match="a TrainConfig or a profile name"):
             bench.benchmark_sizes(bad)
+
+
+def test_find_returns_the_one_matching_result_and_explains_none_or_many():
+    forward, training = result_with([0.1, 0.1]), result_with([0.3, 0.3], mode="train-step")
+    other = result_with([0.2, 0.2], model="resnet20")
+    results = [forward, training, other]
+    assert bench.find(results, model="tiny", mode="train-step") is training
+    assert bench.find(results, model="resnet20") is other
+    with pytest.raises(ValueError, match="2 results have model='tiny'; expected exactly one"):
+        bench.find(results, model="tiny")
+    with pytest.raises(ValueError, match="0 results have mode='xla'"):
+        bench.find(results, mode="xla")
+    with pytest.raises(ValueError, match="unknown spec field.*colour"):
+        bench.find(results, colour="red")

@@ -115,3 +115,32 @@ def test_gradient_norm_plot_rejects_bad_runs():
         plots.plot_gradient_norms({})
     with pytest.raises(ValueError, match="LayerGradient"):
         plots.plot_gradient_norms({"a": [1.0, 2.0]})
+
+
+class _Spec:
+    def __init__(self, mode, execution):
+        self.mode, self.execution = mode, execution
+
+
+class _Result:
+    def __init__(self, mode, execution, images_per_second):
+        self.spec, self.images_per_second = _Spec(mode, execution), images_per_second
+
+
+def test_throughput_bars_one_per_group_and_bar_value():
+    results = [_Result(mode, execution, rate) for (mode, execution), rate in {
+        ("forward", "eager"): 10.0, ("forward", "function"): 30.0,
+        ("train-step", "eager"): 4.0, ("train-step", "function"): 12.0}.items()]
+    figure = plots.plot_throughput(results, groups=("mode", ("forward", "train-step")),
+                                   bars=("execution", ("eager", "function")), title="faster as a function")
+    ax = figure.axes[0]
+    heights = [patch.get_height() for patch in ax.patches]
+    assert heights == [10.0, 4.0, 30.0, 12.0]  # the eager bars of both groups, then the function bars
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["forward", "train-step"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["eager", "function"]
+    assert ax.get_title() == "faster as a function"
+    plt.close(figure)
+    with pytest.raises(ValueError, match="0 results have mode='forward' and execution='xla'"):
+        plots.plot_throughput(results, groups=("mode", ("forward",)), bars=("execution", ("xla",)))
+    with pytest.raises(ValueError, match="at least one value"):
+        plots.plot_throughput(results, groups=("mode", ()), bars=("execution", ("eager",)))
