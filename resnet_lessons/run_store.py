@@ -1,0 +1,119 @@
+"""Train once, reuse everywhere: finished training runs kept on this machine, keyed by everything that decides them.
+
+Chapters 0 to 4 train the same plain-20/56 and ResNet-20/56 under the same profile, data and seed, and chapter 7
+needs trained networks too. :func:`trained` builds the network and returns it trained, with its history: read back
+from the store when the same run has finished here before, trained (and stored) otherwise, with one line saying
+which. A run is the same run when its network (name and parameter count), its full training config, its data, its
+seed, the versions of Keras and TensorFlow and this package's source code (every module of it, so that a change to
+the code trains again) are the same; training is seeded, so on one machine the two paths give the same weights, bit
+for bit.
+
+The store is a folder of :mod:`resnet_lessons.checkpoints` folders, one per run, named ``<network>-<key digest>``:
+a run interrupted half-way resumes from its last finished epoch the next time it is asked for. It lives in
+``$RESNET_LESSONS_RUN_STORE``, or ``~/.cache/resnet_lessons/runs``; delete the folder (or call :func:`clear`) to
+train everything again. CI points the variable at an empty folder, so that every run it reuses was made by the same
+CI run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+
+import resnet_lessons
+from resnet_lessons import checkpoints, data, profiles, seeding, train
+
+STORE_ENVIRONMENT_VARIABLE = "RESNET_LESSONS_RUN_STORE"
+DEFAULT_STORE = pathlib.Path("~/.cache/resnet_lessons/runs")
+
+
+def store_folder(store=None) -> pathlib.Path:
+    """The store's folder: ``store`` if given, else ``$RESNET_LESSONS_RUN_STORE``, else ``~/.cache/resnet_lessons/runs``."""
+    if store is None:
+        store = os.environ.get(STORE_ENVIRONMENT_VARIABLE) or DEFAULT_STORE
+    return pathlib.Path(store).expanduser()
+
+
+def source_digest() -> str:
+    """SHA-256 of this package's source files (their names and contents), in hex: changes with any edit to it."""
+    digest = hashlib.sha256()
+    for path in sorted(pathlib.Path(resnet_lessons.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def run_key(model: keras.Model, dataset: data.ImageDataset, config: profiles.TrainConfig, seed: int) -> dict:
+    """Everything that decides a training run, as JSON would store it."""
+    return json.loads(json.dumps({
+        "network": model.name, "parameters": model.count_params(), "config": dataclasses.asdict(config),
+        "data": dataset.description, "seed": seed, "resnet_lessons": resnet_lessons.__version__,
+        "source": source_digest(), "keras": keras.__version__, "tensorflow": tf.__version__}))
+
+
+def run_folder(model: keras.Model, dataset: data.ImageDataset, config: profiles.TrainConfig, seed: int,
+               store=None) -> pathlib.Path:
+    """The folder of this run in the store: ``<network>-<first 16 hex digits of the key's SHA-256>``."""
+    key = json.dumps(run_key(model, dataset, config, seed), sort_keys=True)
+    return store_folder(store) / f"{model.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def is_finished(folder, config: profiles.TrainConfig) -> bool:
+    """Whether ``folder`` holds a checkpoint of all of ``config``'s epochs."""
+    run_file = pathlib.Path(folder) / checkpoints.RUN_FILE
+    return run_file.is_file() and json.loads(run_file.read_text()).get("epochs_done") == config.epochs
+
+
+def trained(build: Callable[[], keras.Model], dataset: data.ImageDataset,
+            config: profiles.TrainConfig | str | None = None, *, seed: int = 0, label: str | None = None,
+            store=None, verbose: bool = True) -> tuple[keras.Model, train.TrainingHistory]:
+    """The network ``build()`` makes, trained on ``dataset`` under ``config`` with ``seed``, and its history.
+
+    ``build`` is called right after ``seeding.set_seed(seed)``, so the initial weights are the seed's, as when a
+    chapter seeds and builds a network itself. If the store holds this run finished, its weights and history are read
+    back and one line says so; otherwise :func:`resnet_lessons.train.train` trains it (resuming a run interrupted
+    earlier) with the store's folder as its checkpoint. Either way the global seeds are set to ``seed`` again before
+    returning, so what a notebook draws afterwards does not depend on which of the two happened.
+
+    Args:
+        build: makes the untrained network, e.g. ``functools.partial(models.resnet56, input_shape=...)``.
+        dataset, config, seed, label, verbose: as for :func:`resnet_lessons.train.train`.
+        store: the store's folder; ``None`` is :func:`store_folder`'s default.
+
+    Returns:
+        ``(model, history)``.
+    """
+    config = profiles.get_profile(config)
+    if not callable(build) or isinstance(build, keras.Model):
+        raise ValueError(f"build must be a function that makes the network (e.g. functools.partial(models.plain20, "
+                         f"input_shape=...)), got {type(build).__name__}")
+    if not isinstance(dataset, data.ImageDataset):
+        raise ValueError(f"dataset must be a data.ImageDataset, got {type(dataset).__name__}")
+    seeding.set_seed(seed)
+    model = build()
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"build() must return a keras.Model, got {type(model).__name__}")
+    folder = run_folder(model, dataset, config, seed, store)
+    reused = is_finished(folder, config)
+    history = train.train(model, dataset, config, seed=seed, checkpoint_dir=folder, label=label,
+                          verbose=verbose and not reused)
+    # A stored history keeps the label of the chapter that trained it; this caller's label names it on its plots.
+    history = dataclasses.replace(history, label=label or model.name)
+    if reused and verbose:
+        print(f"{history.label}: trained earlier on this machine under the same profile '{config.name}', data and "
+              f"seed {seed} (run store); final training error {100 * history.final('train_error'):.1f} %, "
+              f"{history.held_out} error {100 * history.final(f'{history.held_out}_error'):.1f} %")
+    seeding.set_seed(seed)
+    return model, history
+
+
+def clear(store=None) -> None:
+    """Delete every stored run, so that the next :func:`trained` call trains again."""
+    shutil.rmtree(store_folder(store), ignore_errors=True)

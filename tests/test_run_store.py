@@ -1,0 +1,113 @@
+"""Tests of resnet_lessons.run_store: a finished run is trained once and read back after, bit for bit."""
+
+import dataclasses
+import functools
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from resnet_lessons import checkpoints, data, models, profiles, run_store, train
+
+TINY = dataclasses.replace(profiles.QUICK, name="tiny", epochs=2, batch_size=32, train_examples=64,
+                           test_examples=32, image_size=8, decay_epochs=(), warmup_iterations=0)
+BUILD = functools.partial(models.plain20, input_shape=TINY.input_shape)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return data.load_dataset("synthetic", num_train=64, num_test=32, seed=0, verbose=False)
+
+
+def weights_of(model):
+    return [np.asarray(weight) for weight in model.get_weights()]
+
+
+def test_a_finished_run_is_read_back_instead_of_trained_again(dataset, tmp_path, capsys, monkeypatch):
+    first, first_history = run_store.trained(BUILD, dataset, TINY, seed=0, label="plain-20", store=tmp_path)
+    trained_output = capsys.readouterr().out
+    assert "epoch 2/2" in trained_output
+    after_training = np.random.random(3)  # the global seeds are reset on return
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a stored run must not be trained again")
+
+    monkeypatch.setattr(keras.Model, "fit", no_fit)
+    again, history = run_store.trained(BUILD, dataset, TINY, seed=0, label="the same net", store=tmp_path)
+    reused_output = capsys.readouterr().out
+    assert reused_output.count("\n") == 1 and "epoch" not in reused_output
+    assert reused_output.startswith("the same net: trained earlier on this machine under the same profile 'tiny'")
+    assert f"final training error {100 * history.final('train_error'):.1f} %" in reused_output
+    assert str(tmp_path) not in reused_output  # no machine path in a notebook's output
+    np.testing.assert_array_equal(np.random.random(3), after_training)
+    assert history.label == "the same net"  # this caller's label, not the one it was trained under
+    assert dataclasses.replace(history, label="plain-20") == first_history
+    for stored, fresh in zip(weights_of(again), weights_of(first)):
+        np.testing.assert_array_equal(stored, fresh)
+    assert [path.name.split("-")[0] for path in tmp_path.iterdir()] == ["plain20"]
+
+
+def test_the_key_holds_everything_that_decides_a_run(dataset, tmp_path):
+    model = BUILD()
+    folder = run_store.run_folder(model, dataset, TINY, 0, tmp_path)
+    assert folder.parent == tmp_path and folder.name.startswith("plain20-") and len(folder.name) == len("plain20-") + 16
+    others = [run_store.run_folder(model, dataset, TINY, 1, tmp_path),
+              run_store.run_folder(model, dataset, dataclasses.replace(TINY, epochs=3), 0, tmp_path),
+              run_store.run_folder(model, dataset, dataclasses.replace(TINY, learning_rate=0.05), 0, tmp_path),
+              run_store.run_folder(model, data.subset(dataset, 32, 32), TINY, 0, tmp_path),
+              run_store.run_folder(models.resnet20(input_shape=TINY.input_shape), dataset, TINY, 0, tmp_path)]
+    assert len({folder, *others}) == 6
+    key = run_store.run_key(model, dataset, TINY, 0)
+    assert sorted(key) == ["config", "data", "keras", "network", "parameters", "resnet_lessons", "seed", "source",
+                           "tensorflow"]
+    assert key["source"] == run_store.source_digest() and len(key["source"]) == 64
+    assert key["config"]["epochs"] == 2 and key["data"] == dataset.description
+
+
+def test_an_interrupted_run_is_finished_from_its_last_epoch(dataset, tmp_path, capsys):
+    one_epoch = dataclasses.replace(TINY, epochs=1)
+    model = BUILD()
+    folder = run_store.run_folder(model, dataset, TINY, 0, tmp_path)
+    # What an interruption after the first epoch leaves: a checkpoint of one of TINY's two epochs.
+    train.train(model, dataset, one_epoch, seed=0, checkpoint_dir=folder, verbose=False)
+    run_file = folder / checkpoints.RUN_FILE
+    assert json.loads(run_file.read_text())["epochs_done"] == 1
+    assert not run_store.is_finished(folder, TINY)
+    _, history = run_store.trained(BUILD, dataset, TINY, seed=0, store=tmp_path)
+    assert "Resuming from" in capsys.readouterr().out
+    assert history.epochs == [1, 2] and run_store.is_finished(folder, TINY)
+
+
+def test_the_store_folder_comes_from_the_argument_the_environment_or_the_default(tmp_path, monkeypatch):
+    monkeypatch.delenv(run_store.STORE_ENVIRONMENT_VARIABLE, raising=False)
+    assert run_store.store_folder() == run_store.DEFAULT_STORE.expanduser()
+    monkeypatch.setenv(run_store.STORE_ENVIRONMENT_VARIABLE, str(tmp_path / "env"))
+    assert run_store.store_folder() == tmp_path / "env"
+    assert run_store.store_folder(tmp_path / "given") == tmp_path / "given"
+    (tmp_path / "env" / "plain20-0").mkdir(parents=True)
+    run_store.clear()
+    assert not (tmp_path / "env").exists()
+
+
+def test_bad_arguments_are_named(dataset, tmp_path):
+    with pytest.raises(ValueError, match="build must be a function"):
+        run_store.trained(BUILD(), dataset, TINY, store=tmp_path)
+    with pytest.raises(ValueError, match="build\\(\\) must return a keras.Model, got int"):
+        run_store.trained(lambda: 3, dataset, TINY, store=tmp_path)
+    with pytest.raises(ValueError, match="dataset must be a data.ImageDataset"):
+        run_store.trained(BUILD, (np.zeros((4, 8, 8, 3)), np.zeros(4)), TINY, store=tmp_path)
+    with pytest.raises(ValueError, match="unknown profile"):
+        run_store.trained(BUILD, dataset, "no-such-profile", store=tmp_path)
+
+
+def test_the_source_digest_changes_with_the_package_code(tmp_path, monkeypatch):
+    package = tmp_path / "resnet_lessons"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text("A = 1\n")
+    monkeypatch.setattr(run_store.resnet_lessons, "__file__", str(package / "__init__.py"))
+    before = run_store.source_digest()
+    assert run_store.source_digest() == before
+    (package / "models.py").write_text("A = 2\n")
+    assert run_store.source_digest() != before
