@@ -98,18 +98,6 @@ def load_data(num_train: int = 50_000, num_test: int = 10_000, seed: int = 0, im
             _generate_split(int(num_test), int(seed), _TEST_SPLIT_ID, int(image_size)), CLASS_NAMES, description)
 
 
-def make_synthetic_cifar(num_train: int = 50_000, num_test: int = 10_000, seed: int = 0, image_size: int = 32):
-    """The synthetic set as the book's ``data.ImageDataset`` named ``"synthetic"`` (arguments as :func:`load_data`).
-
-    Kept for the tests that build one directly; the book calls ``data.load_dataset("synthetic")``.
-    """
-    # Imported here: data.load_dataset uses this module, and this module otherwise knows no container.
-    from resnet_lessons import data
-
-    (x_train, y_train), (x_test, y_test), class_names, description = load_data(num_train, num_test, seed, image_size)
-    return data.ImageDataset("synthetic", x_train, y_train, x_test, y_test, class_names, description)
-
-
 def _generate_split(num_images, seed, split_id, image_size):
     """Make the first ``num_images`` images of one split, chunk by chunk.
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from resnet_lessons import run_report, synthetic, train
+from resnet_lessons import data, run_report, train
 
 SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "degradation_seeds.py"
 
@@ -42,8 +42,9 @@ def fake_training(final_train_error):
 ])
 def test_the_verdict_needs_a_gap_and_learning(benchmark, monkeypatch, capsys, errors, status, verdict):
     monkeypatch.setattr(run_report.train, "train", fake_training(errors))
+    load_dataset = data.load_dataset  # the real one, before it is replaced
     monkeypatch.setattr(benchmark.data, "load_dataset",
-                        lambda **kwargs: synthetic.make_synthetic_cifar(num_train=8, num_test=8, seed=0))
+                        lambda **kwargs: load_dataset("synthetic", num_train=8, num_test=8, seed=0, verbose=False))
     assert benchmark.main(["--seeds", "0"]) == status
     summary = capsys.readouterr().out.split("chance is 90 %")[1]
     assert verdict in summary
@@ -71,8 +72,9 @@ def test_the_report_is_written_after_each_run_and_marked_complete_at_the_end(ben
         return fake(model, dataset, config, **kwargs)
 
     monkeypatch.setattr(run_report.train, "train", interrupted_after_two_runs)
+    load_dataset = data.load_dataset  # the real one, before it is replaced
     monkeypatch.setattr(benchmark.data, "load_dataset",
-                        lambda **kwargs: synthetic.make_synthetic_cifar(num_train=8, num_test=8, seed=0))
+                        lambda **kwargs: load_dataset("synthetic", num_train=8, num_test=8, seed=0, verbose=False))
     path = tmp_path / "report.json"
     arguments = ["--seeds", "0", "1", "--checkpoints", str(tmp_path / "runs"), "--json", str(path)]
     with pytest.raises(KeyboardInterrupt):

@@ -7,7 +7,7 @@ import sys
 import matplotlib.pyplot as plt
 import pytest
 
-from resnet_lessons import figure6, profiles, run_report, synthetic, train
+from resnet_lessons import data, figure6, profiles, run_report, train
 
 SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "figure6.py"
 
@@ -88,8 +88,9 @@ def test_the_benchmark_exits_1_when_a_check_fails(benchmark, monkeypatch, tmp_pa
         return history(label, seed, *errors[label, seed])
 
     monkeypatch.setattr(run_report.train, "train", fake_train)
+    load_dataset = data.load_dataset  # the real one, before it is replaced
     monkeypatch.setattr(benchmark.data, "load_dataset",
-                        lambda **kwargs: synthetic.make_synthetic_cifar(num_train=8, num_test=8, seed=0))
+                        lambda **kwargs: load_dataset("synthetic", num_train=8, num_test=8, seed=0, verbose=False))
     path = tmp_path / "figure6.json"
     assert benchmark.main(["--depths", "20", "32", "56", "--seeds", "0", "--json", str(path)]) == 0
     assert "holds: plain nets" in capsys.readouterr().out
@@ -149,8 +150,9 @@ def test_the_paper_profile_measures_the_test_split_every_epoch_for_the_curves(be
         return history(label, seed, *PAPER_SHAPE[label, seed])
 
     monkeypatch.setattr(run_report.train, "train", fake_train)
+    load_dataset = data.load_dataset  # the real one, before it is replaced
     monkeypatch.setattr(benchmark.data, "load_dataset",
-                        lambda **kwargs: synthetic.make_synthetic_cifar(num_train=8, num_test=8, seed=0))
+                        lambda **kwargs: load_dataset("synthetic", num_train=8, num_test=8, seed=0, verbose=False))
     benchmark.main(["--depths", "20", "56", "--seeds", "0", "--profile", "paper"])
     assert configs and all(config.test_every_epoch and config.epochs == profiles.PAPER.epochs for config in configs)
     assert not profiles.PAPER.test_every_epoch  # the profile itself is unchanged

@@ -56,10 +56,10 @@ def test_bad_arguments_are_refused(kwargs, message):
 def test_a_training_run_executed_in_a_notebook_stores_no_time_left(tmp_path):
     source = textwrap.dedent("""
         import dataclasses
-        from resnet_lessons import models, profiles, seeding, synthetic, train
+        from resnet_lessons import data as datasets, models, profiles, seeding, train
         config = dataclasses.replace(profiles.QUICK, name="tiny", epochs=3, batch_size=32, train_examples=64,
                                      test_examples=32, image_size=8, decay_epochs=(), warmup_iterations=0)
-        data = synthetic.make_synthetic_cifar(num_train=64, num_test=32, seed=0)
+        data = datasets.load_dataset("synthetic", num_train=64, num_test=32, seed=0, verbose=False)
         seeding.set_seed(0)
         history = train.train(models.resnet20(input_shape=config.input_shape), data, config, label="tiny-20")
     """)

@@ -10,8 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from resnet_lessons import models, profiles, responses, run_report, seeding, train
-from resnet_lessons.synthetic import make_synthetic_cifar
+from resnet_lessons import data, models, profiles, responses, run_report, seeding, train
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "figure7.py"
 
@@ -134,7 +133,7 @@ TINY = dataclasses.replace(profiles.MEDIUM, name="tiny", epochs=2, decay_epochs=
 def trained(tmp_path_factory):
     """plain-20 and ResNet-20 trained under a tiny profile into a checkpoint folder, with their run report."""
     folder = tmp_path_factory.mktemp("runs")
-    dataset = make_synthetic_cifar(num_train=128, num_test=64, seed=0)
+    dataset = data.load_dataset("synthetic", num_train=128, num_test=64, seed=0, verbose=False)
     plan = [run_report.PlannedRun(depth=20, residual=residual, seed=0) for residual in (False, True)]
     report_path = folder / "figure6.json"
     run_report.run_plan(plan, dataset, TINY, command="python benchmarks/figure6.py", report_path=report_path,

@@ -73,8 +73,8 @@ def test_bad_files_are_refused_clearly(tmp_path):
 
 
 def test_a_plan_reuses_the_runs_another_benchmark_finished(tmp_path, capsys):
-    from resnet_lessons.synthetic import make_synthetic_cifar
-    dataset = make_synthetic_cifar(num_train=128, num_test=64, seed=0)
+    from resnet_lessons import data
+    dataset = data.load_dataset("synthetic", num_train=128, num_test=64, seed=0, verbose=False)
     config = dataclasses.replace(profiles.MEDIUM, name="tiny", epochs=2, decay_epochs=(1,), batch_size=32,
                                  train_examples=96, test_examples=64, validation_examples=32, image_size=8)
     first = run_report.run_plan([run_report.PlannedRun(depth=20, residual=False, seed=0)], dataset, config,

@@ -14,10 +14,10 @@ PACKAGE = pathlib.Path(data.__file__).parent
 
 
 def imported_modules(module_name):
-    """The ``resnet_lessons`` modules that ``module_name`` imports at its top level (not inside functions)."""
+    """The ``resnet_lessons`` modules that ``module_name`` imports, at its top level or inside a function."""
     tree = ast.parse((PACKAGE / f"{module_name}.py").read_text())
     names = set()
-    for statement in tree.body:
+    for statement in ast.walk(tree):
         if isinstance(statement, ast.ImportFrom) and statement.module == "resnet_lessons":
             names.update(alias.name for alias in statement.names)
         elif isinstance(statement, ast.ImportFrom) and (statement.module or "").startswith("resnet_lessons."):

@@ -77,15 +77,6 @@ def test_generation_is_fast():
     assert time.perf_counter() - start < 5.0
 
 
-def test_make_synthetic_cifar_is_the_container_of_load_dataset():
-    dataset = synthetic.make_synthetic_cifar(num_train=12, num_test=8, seed=2)
-    expected = data.load_dataset("synthetic", num_train=12, num_test=8, seed=2, verbose=False)
-    assert isinstance(dataset, data.ImageDataset) and dataset.name == "synthetic"
-    assert dataset.description == expected.description
-    np.testing.assert_array_equal(dataset.x_train, expected.x_train)
-    np.testing.assert_array_equal(dataset.y_test, expected.y_test)
-
-
 @pytest.mark.parametrize(
     "arguments, message",
     [

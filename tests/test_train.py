@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_lessons import models, pipeline, profiles, seeding, train
-from resnet_lessons.synthetic import make_synthetic_cifar
+from resnet_lessons import data, models, pipeline, profiles, seeding, train
 
 TINY = dataclasses.replace(profiles.QUICK, name="tiny", epochs=3, batch_size=32, train_examples=128,
                            test_examples=64, image_size=8, decay_epochs=(2,), warmup_iterations=2)
@@ -17,7 +16,7 @@ TINY = dataclasses.replace(profiles.QUICK, name="tiny", epochs=3, batch_size=32,
 
 @pytest.fixture(scope="module")
 def dataset():
-    return make_synthetic_cifar(num_train=256, num_test=128, seed=0)
+    return data.load_dataset("synthetic", num_train=256, num_test=128, seed=0, verbose=False)
 
 
 def tiny_model(config=TINY):
