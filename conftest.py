@@ -5,11 +5,31 @@ synthetic fallback they would fail dozens of comparisons with no word on why. So
 CIFAR-10 cannot be had here (no official release in the Keras cache, no download possible, no image-folder copy named
 by $RESNET_LESSONS_CIFAR10_FOLDER), the notebooks are not run, the unit tests still are, and the run fails with one
 line saying what is missing and what to do.
+
+Every test session also starts with an empty run store (resnet_lessons.run_store), so that a notebook that reuses a
+trained network reuses one made by an earlier notebook of the same session, never a run left on this machine by
+older code.
 """
+
+import os
+import tempfile
 
 import pytest
 
 _missing_data = []
+_run_store = None
+
+
+def pytest_configure(config):
+    # The notebooks' kernels inherit this process's environment.
+    global _run_store
+    _run_store = tempfile.TemporaryDirectory(prefix="resnet-lessons-runs-")
+    os.environ["RESNET_LESSONS_RUN_STORE"] = _run_store.name
+
+
+def pytest_unconfigure(config):
+    if _run_store is not None:
+        _run_store.cleanup()
 
 
 def _is_notebook_item(item) -> bool:

@@ -8,8 +8,10 @@ in the Keras cache or downloadable, no ``$RESNET_LESSONS_CIFAR10_FOLDER`` copy) 
 outputs must not come from the synthetic fallback. Each notebook runs top to bottom in a fresh ``python3``
 kernel, with its own folder as the working directory and ``RESNET_LESSONS_PROFILE=quick`` in the environment; the
 time limit is 900 s per cell. The first exception stops the command with an error naming the notebook and the cell
-(the notebook file is then left unchanged). Volatile metadata is normalised (see :func:`normalise`) so that
-refreshing twice gives no spurious diff. The book's HTML build renders these stored outputs; it does not execute.
+(the notebook file is then left unchanged). The notebooks of one call share a run store that starts empty
+(``RESNET_LESSONS_RUN_STORE``, see ``resnet_lessons.run_store``): a notebook reuses only networks that an earlier
+notebook of the same call trained, in the order given, as under nbval in CI. Volatile metadata is normalised (see
+:func:`normalise`) so that refreshing twice gives no spurious diff. The book's HTML build renders these stored outputs; it does not execute.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +31,7 @@ BOOK_DIR = REPO_ROOT / "book"
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_S = 900
 PROFILE = "quick"
+RUN_STORE_VARIABLE = "RESNET_LESSONS_RUN_STORE"  # resnet_lessons.run_store.STORE_ENVIRONMENT_VARIABLE
 
 # Cell metadata written by executors and editors that changes on every run: nbclient's timing record
 # ("execution": iopub.status.busy, shell.execute_reply, ...) and jupyterlab-execute-time's "ExecuteTime".
@@ -192,15 +196,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"CIFAR-10: {explanation}", flush=True)
     total = 0.0
-    for path in notebooks:
-        print(f"executing {path} (profile {PROFILE}) ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="resnet-lessons-runs-") as run_store:
+        previous = os.environ.get(RUN_STORE_VARIABLE)
+        os.environ[RUN_STORE_VARIABLE] = run_store  # the kernels inherit it
         try:
-            seconds = execute_notebook(path)
-        except NotebookExecutionError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        total += seconds
-        print(f"  {path}: {seconds:.1f} s", flush=True)
+            for path in notebooks:
+                print(f"executing {path} (profile {PROFILE}) ...", flush=True)
+                try:
+                    seconds = execute_notebook(path)
+                except NotebookExecutionError as error:
+                    print(f"error: {error}", file=sys.stderr)
+                    return 1
+                total += seconds
+                print(f"  {path}: {seconds:.1f} s", flush=True)
+        finally:
+            if previous is None:
+                os.environ.pop(RUN_STORE_VARIABLE, None)
+            else:
+                os.environ[RUN_STORE_VARIABLE] = previous
     print(f"refreshed {len(notebooks)} notebook(s) in {total:.1f} s")
     return 0
 
