@@ -257,8 +257,7 @@ def shortcut(x, filters: int, strides: int, option: str, name: str, *, use_bias:
         x: the block's input ``(batch, H, W, C_in)``.
         filters: channels of the block's output.
         strides: the block's stride.
-        option: ``"A"``, ``"B"`` or ``"C"`` (see the module docstring), as :func:`validate_shortcut` returns it;
-            the blocks check it once, so this does not again.
+        option: ``"A"``, ``"B"`` or ``"C"`` (see the module docstring), in either case.
         name: the block's name prefix; the shortcut's layers are ``{name}_0_...``.
         use_bias: give a projection's convolution a bias (``keras.applications`` style).
         batch_norm: follow a projection by batch norm; a pre-activation block's projection is a convolution alone.
@@ -266,6 +265,7 @@ def shortcut(x, filters: int, strides: int, option: str, name: str, *, use_bias:
     Returns:
         A tensor of shape ``(batch, H / strides, W / strides, filters)`` to add to the residual branch.
     """
+    option = validate_shortcut(option)  # a reader may call this directly, not only through a block
     if _projects(x, filters, strides, option):
         return conv_bn(x, filters, 1, strides, f"{name}_0", use_bias=use_bias, batch_norm=batch_norm)
     if strides == 1 and x.shape[-1] == filters:

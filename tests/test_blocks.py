@@ -213,3 +213,10 @@ def test_bn_relu_names():
     inputs = keras.Input((4, 4, 2))
     model = keras.Model(inputs, blocks.bn_relu(inputs, "post"))
     assert [layer.name for layer in model.layers[1:]] == ["post_bn", "post_relu"]
+
+
+def test_shortcut_called_directly_names_a_bad_option_and_accepts_lower_case():
+    inputs = keras.Input((8, 8, 16))
+    with pytest.raises(ValueError, match="unknown shortcut option 'D'"):
+        blocks.shortcut(inputs, 32, 2, "D", name="s")
+    assert blocks.shortcut(inputs, 32, 2, "b", name="s").shape[1:] == (4, 4, 32)
