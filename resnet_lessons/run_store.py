@@ -50,18 +50,26 @@ def source_digest() -> str:
     return digest.hexdigest()
 
 
-def run_key(model: keras.Model, dataset: data.ImageDataset, config: profiles.TrainConfig, seed: int) -> dict:
-    """Everything that decides a training run, as JSON would store it."""
-    return json.loads(json.dumps({
-        "network": model.name, "parameters": model.count_params(), "config": dataclasses.asdict(config),
-        "data": dataset.description, "seed": seed, "resnet_lessons": resnet_lessons.__version__,
-        "source": source_digest(), "keras": keras.__version__, "tensorflow": tf.__version__}))
+def run_key(model: keras.Model, dataset: data.ImageDataset, config: profiles.TrainConfig, seed: int,
+            replicas: int = 1) -> dict:
+    """Everything that decides a training run, as JSON would store it.
+
+    ``replicas`` is the number of replicas the run trains on: batch norm's statistics are per replica, so several
+    replicas make another run. It enters the key only above one, so one-device runs keep one key whatever strategy
+    (the default one, or none) a chapter trains them under.
+    """
+    key = {"network": model.name, "parameters": model.count_params(), "config": dataclasses.asdict(config),
+           "data": dataset.description, "seed": seed, "resnet_lessons": resnet_lessons.__version__,
+           "source": source_digest(), "keras": keras.__version__, "tensorflow": tf.__version__}
+    if replicas > 1:
+        key["replicas"] = replicas
+    return json.loads(json.dumps(key))
 
 
 def run_folder(model: keras.Model, dataset: data.ImageDataset, config: profiles.TrainConfig, seed: int,
-               store=None) -> pathlib.Path:
+               store=None, replicas: int = 1) -> pathlib.Path:
     """The folder of this run in the store: ``<network>-<first 16 hex digits of the key's SHA-256>``."""
-    key = json.dumps(run_key(model, dataset, config, seed), sort_keys=True)
+    key = json.dumps(run_key(model, dataset, config, seed, replicas), sort_keys=True)
     return store_folder(store) / f"{model.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
@@ -73,7 +81,8 @@ def is_finished(folder, config: profiles.TrainConfig) -> bool:
 
 def trained(build: Callable[[], keras.Model], dataset: data.ImageDataset,
             config: profiles.TrainConfig | str | None = None, *, seed: int = 0, label: str | None = None,
-            store=None, verbose: bool = True) -> tuple[keras.Model, train.TrainingHistory]:
+            store=None, verbose: bool = True,
+            strategy: tf.distribute.Strategy | None = None) -> tuple[keras.Model, train.TrainingHistory]:
     """The network ``build()`` makes, trained on ``dataset`` under ``config`` with ``seed``, and its history.
 
     ``build`` is called right after ``seeding.set_seed(seed)``, so the initial weights are the seed's, as when a
@@ -86,6 +95,7 @@ def trained(build: Callable[[], keras.Model], dataset: data.ImageDataset,
         build: makes the untrained network, e.g. ``functools.partial(models.resnet56, input_shape=...)``.
         dataset, config, seed, label, verbose: as for :func:`resnet_lessons.train.train`.
         store: the store's folder; ``None`` is :func:`store_folder`'s default.
+        strategy: a ``tf.distribute`` strategy to build and train under (chapter 4); ``None``: the default one.
 
     Returns:
         ``(model, history)``.
@@ -96,14 +106,19 @@ def trained(build: Callable[[], keras.Model], dataset: data.ImageDataset,
                          f"input_shape=...)), got {type(build).__name__}")
     if not isinstance(dataset, data.ImageDataset):
         raise ValueError(f"dataset must be a data.ImageDataset, got {type(dataset).__name__}")
+    if strategy is None:
+        strategy = tf.distribute.get_strategy()
+    elif not isinstance(strategy, tf.distribute.Strategy):
+        raise ValueError(f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}")
     seeding.set_seed(seed)
-    model = build()
+    with strategy.scope():
+        model = build()
     if not isinstance(model, keras.Model):
         raise ValueError(f"build() must return a keras.Model, got {type(model).__name__}")
-    folder = run_folder(model, dataset, config, seed, store)
+    folder = run_folder(model, dataset, config, seed, store, strategy.num_replicas_in_sync)
     reused = is_finished(folder, config)
     history = train.train(model, dataset, config, seed=seed, checkpoint_dir=folder, label=label,
-                          verbose=verbose and not reused)
+                          verbose=verbose and not reused, strategy=strategy)
     # A stored history keeps the label of the chapter that trained it; this caller's label names it on its plots.
     history = dataclasses.replace(history, label=label or model.name)
     if reused and verbose:

@@ -7,6 +7,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from resnet_lessons import checkpoints, data, models, profiles, run_store, train
 
@@ -65,6 +66,20 @@ def test_the_key_holds_everything_that_decides_a_run(dataset, tmp_path):
     assert key["config"]["epochs"] == 2 and key["data"] == dataset.description
 
 
+def test_several_replicas_make_another_run_and_one_device_keeps_its_key(dataset, tmp_path, capsys):
+    model = BUILD()
+    one_device = run_store.run_folder(model, dataset, TINY, 0, tmp_path)
+    assert run_store.run_folder(model, dataset, TINY, 0, tmp_path, replicas=1) == one_device
+    assert run_store.run_folder(model, dataset, TINY, 0, tmp_path, replicas=2) != one_device
+    assert run_store.run_key(model, dataset, TINY, 0, replicas=2)["replicas"] == 2
+    # Trained without a strategy, the run is found again by a chapter that passes the default strategy explicitly.
+    run_store.trained(BUILD, dataset, TINY, seed=0, store=tmp_path, verbose=False)
+    _, history = run_store.trained(BUILD, dataset, TINY, seed=0, store=tmp_path, label="again",
+                                   strategy=tf.distribute.get_strategy())
+    assert capsys.readouterr().out.startswith("again: trained earlier on this machine")
+    assert history.epochs == [1, 2]
+
+
 def test_an_interrupted_run_is_finished_from_its_last_epoch(dataset, tmp_path, capsys):
     one_epoch = dataclasses.replace(TINY, epochs=1)
     model = BUILD()
@@ -99,6 +114,8 @@ def test_bad_arguments_are_named(dataset, tmp_path):
         run_store.trained(BUILD, (np.zeros((4, 8, 8, 3)), np.zeros(4)), TINY, store=tmp_path)
     with pytest.raises(ValueError, match="unknown profile"):
         run_store.trained(BUILD, dataset, "no-such-profile", store=tmp_path)
+    with pytest.raises(ValueError, match="strategy must be a tf.distribute.Strategy or None, got str"):
+        run_store.trained(BUILD, dataset, TINY, store=tmp_path, strategy="mirrored")
 
 
 def test_the_source_digest_changes_with_the_package_code(tmp_path, monkeypatch):
