@@ -16,6 +16,10 @@ to be trusted and compared:
   a warming CPU) falls on all of them alike and their ratio stays fair;
 - a JSON report with the machine and the command, so a number quoted later says where and how it was measured.
 
+This module builds and times; what can be measured (the models, :class:`BenchmarkSpec`, the sizes per profile) is
+in :mod:`resnet_lessons.bench_specs`, and what was measured (:class:`BenchmarkResult`, :class:`Report` and its JSON
+file) in :mod:`resnet_lessons.bench_report`. Their names are importable from here, as chapter 6 uses them.
+
 Command line (``python -m resnet_lessons.bench --help``): without arguments it runs the blog's benchmark on our
 ResNet-50 and ``keras.applications.ResNet50`` side by side, forward and forward-backward.
 """
@@ -23,67 +27,30 @@ ResNet-50 and ``keras.applications.ResNet50`` side by side, forward and forward-
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
-import json
 import logging
 import shlex
 import sys
 import time
-import typing
-import urllib.request
 from collections.abc import Callable, Sequence
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from resnet_lessons import complexity, hardware, models, profiles, timing
-# Chapter 6 names the timing by these names (``bench.time_steps``, ``bench.read_back``, ...).
+from resnet_lessons import complexity, hardware, timing
+# Chapter 6 and the tests use these names from bench: the specs and sizes (bench_specs), the results and report files
+# (bench_report) and the timing (``bench.time_steps``, ``bench.read_back``, ...).
+from resnet_lessons.bench_report import (  # noqa: F401
+    BACKWARD_FACTOR, REPORT_VERSION, RESULT_STATISTICS, BenchmarkResult, Comparison, Report, compare, find, load_report)
+from resnet_lessons.bench_specs import (  # noqa: F401
+    BENCHMARK_SIZES, BLOG_BATCH_SIZE, BLOG_IMAGE_SIZE, EXECUTIONS, MODELS, MODES, PRECISIONS, BenchmarkSizes,
+    BenchmarkSpec, ModelEntry, benchmark_sizes)
 from resnet_lessons.timing import BLOG_BURN_IN, BLOG_STEPS, measure_matmul_ceiling, read_back, time_steps  # noqa: F401
 
-MODES = ("forward", "forward-backward", "train-step")
-EXECUTIONS = ("eager", "function", "xla")
-PRECISIONS = hardware.PRECISIONS
-# A backward pass costs about twice the forward pass's multiply-adds: for every layer one product for the gradient
-# with respect to its input and one for the gradient with respect to its weights, each as large as the forward
-# product. So a forward-backward (or training) step is counted as three forward passes.
-BACKWARD_FACTOR = 3
-# The blog's batch: 16 images of 224x224 (its step counts are timing.BLOG_STEPS and timing.BLOG_BURN_IN).
-BLOG_BATCH_SIZE = 16
-BLOG_IMAGE_SIZE = 224
-REPORT_VERSION = 1
 PROGRESS_SECONDS = 60  # longest silence between progress lines of a long run
 
 
-# ------------------------------------------------------------------------------------------------ the models
-
-@dataclasses.dataclass(frozen=True)
-class ModelEntry:
-    """How to build one benchmarkable model for a given input shape."""
-
-    build: Callable[[tuple[int, int, int]], keras.Model]  # input_shape -> model returning logits
-    description: str  # one line for listings and reports
-    min_image_size: int  # smallest height/width the model accepts
-
-
-def _keras_resnet50(input_shape):
-    # Logits like ours (the softmax of keras' default is left out of both), random weights (no download).
-    return keras.applications.ResNet50(weights=None, input_shape=input_shape, classifier_activation=None)
-
-
-MODELS = {
-    "ours": ModelEntry(lambda shape: models.resnet50(input_shape=shape),
-                       "our ResNet-50 (chapter 5): as in the paper, convolutions without biases", 32),
-    "ours-bias": ModelEntry(lambda shape: models.resnet50(input_shape=shape, use_bias=True),
-                            "our ResNet-50 with convolution biases, layer for layer keras.applications' network", 32),
-    "keras": ModelEntry(_keras_resnet50, "keras.applications.ResNet50(weights=None): convolutions with biases", 32),
-    "resnet20": ModelEntry(lambda shape: models.resnet20(input_shape=shape),
-                           "ResNet-20 for CIFAR-10 (chapter 4): a small stand-in", 4),
-    "resnet56": ModelEntry(lambda shape: models.resnet56(input_shape=shape),
-                           "ResNet-56 for CIFAR-10 (chapter 4)", 4),
-}
-
+# ------------------------------------------------------------------------------------------------- one step
 
 def build_model(name: str, image_size: int, precision: str = "float32") -> keras.Model:
     """Build the model registered as ``name`` (see :data:`MODELS`) for ``image_size`` x ``image_size`` RGB images.
@@ -98,39 +65,6 @@ def build_model(name: str, image_size: int, precision: str = "float32") -> keras
         return MODELS[spec.model].build((spec.image_size, spec.image_size, 3))
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-# ------------------------------------------------------------------------------------------ what to measure
-
-@dataclasses.dataclass(frozen=True)
-class BenchmarkSpec:
-    """One configuration to time: which model, which work, how it is run, at which size."""
-
-    model: str = "ours"  # a key of MODELS
-    mode: str = "forward"  # "forward" (inference), "forward-backward" (gradients) or "train-step" (+ SGD update)
-    execution: str = "function"  # "eager", "function" (tf.function) or "xla" (tf.function(jit_compile=True))
-    precision: str = "float32"  # "float32", "mixed_bfloat16" or "mixed_float16"
-    batch_size: int = BLOG_BATCH_SIZE  # images per step
-    image_size: int = BLOG_IMAGE_SIZE  # height and width of the (square, RGB) images
-
-    def __post_init__(self):
-        timing.check_choice("model", self.model, tuple(MODELS))
-        timing.check_choice("mode", self.mode, MODES)
-        timing.check_choice("execution", self.execution, EXECUTIONS)
-        timing.check_choice("precision", self.precision, PRECISIONS)
-        timing.check_count("batch_size", self.batch_size, 1)
-        timing.check_count("image_size", self.image_size, MODELS[self.model].min_image_size,
-                           context=f" for model {self.model!r}")
-
-    @property
-    def label(self) -> str:
-        """A short name for tables and logs, e.g. ``"keras forward function float32 16x224"``."""
-        return (f"{self.model} {self.mode} {self.execution} {self.precision} "
-                f"{self.batch_size}x{self.image_size}")
-
-    def group(self) -> tuple:
-        """Everything but the model: results in one group are comparable model against model."""
-        return (self.mode, self.execution, self.precision, self.batch_size, self.image_size)
 
 
 def make_step(model: keras.Model, mode: str, execution: str, precision: str = "float32"):
@@ -184,110 +118,6 @@ def make_step(model: keras.Model, mode: str, execution: str, precision: str = "f
 def _sum_of(tensors):
     return tf.add_n([tf.reduce_sum(tf.cast(tensor, tf.float32)) for tensor in tensors])
 
-
-# ---------------------------------------------------------------------------------------------- the results
-
-@dataclasses.dataclass(frozen=True)
-class BenchmarkResult:
-    """The measured step times of one :class:`BenchmarkSpec` and everything derived from them."""
-
-    spec: BenchmarkSpec
-    step_seconds: tuple[float, ...]  # measured steps, in order
-    burn_in_seconds: tuple[float, ...]  # burn-in steps, in order (the first one includes tracing/compiling)
-    multiply_adds_per_image: int  # forward pass, from complexity.count_multiply_adds
-    device: str  # "cpu" or "gpu"
-
-    @property
-    def mean_seconds(self) -> float:
-        return float(np.mean(self.step_seconds))
-
-    @property
-    def std_seconds(self) -> float:
-        """Sample standard deviation of the step times (0 for a single step)."""
-        return float(np.std(self.step_seconds, ddof=1)) if len(self.step_seconds) > 1 else 0.0
-
-    @property
-    def median_seconds(self) -> float:
-        return float(np.median(self.step_seconds))
-
-    @property
-    def images_per_second(self) -> float:
-        """Throughput of a typical step: batch size over the median step time."""
-        return self.spec.batch_size / self.median_seconds
-
-    @property
-    def flops_per_step(self) -> int:
-        """Floating-point operations of one step: 2 per multiply-add, times 3 with the backward pass."""
-        factor = 1 if self.spec.mode == "forward" else BACKWARD_FACTOR
-        return 2 * self.multiply_adds_per_image * self.spec.batch_size * factor
-
-    @property
-    def gflops_per_second(self) -> float:
-        """Achieved 10^9 floating-point operations per second over the median step."""
-        return self.flops_per_step / self.median_seconds / 1e9
-
-    def describe(self, ceiling: timing.MatmulCeiling | None = None) -> str:
-        """One line in the blog's style, plus median, throughput and (given a ceiling) its achieved fraction."""
-        line = (f"{self.spec.label}: {self.mean_seconds:.3f} +/- {self.std_seconds:.3f} s/batch over "
-                f"{len(self.step_seconds)} steps, median {self.median_seconds:.3f} s, "
-                f"{self.images_per_second:.1f} images/s, {self.gflops_per_second:.1f} GFLOP/s")
-        if ceiling is not None:
-            line += f" ({self.gflops_per_second / ceiling.gflops_per_second:.0%} of the {ceiling.dtype} matmul)"
-        return line
-
-
-# The statistics a report file holds beside each result's step times, for readers of the file (reading it back
-# recomputes them from the times).
-RESULT_STATISTICS = ("mean_seconds", "std_seconds", "median_seconds", "images_per_second", "gflops_per_second")
-
-
-@dataclasses.dataclass(frozen=True)
-class Comparison:
-    """The median step time of one model over a baseline model's, measured in the same run."""
-
-    spec: BenchmarkSpec  # the model compared
-    baseline: str  # the model it is compared with (same mode, execution, precision, batch and image size)
-    median_ratio: float  # spec's median seconds / baseline's median seconds: < 1 is faster
-
-
-def compare(results: Sequence[BenchmarkResult], baseline: str = "keras") -> list[Comparison]:
-    """Ratios of median step times against ``baseline`` within each group of comparable results.
-
-    Results are comparable when everything but the model is the same (:meth:`BenchmarkSpec.group`); groups without
-    the baseline model are left out.
-    """
-    by_group = {}
-    for result in results:
-        by_group.setdefault(result.spec.group(), {})[result.spec.model] = result
-    comparisons = []
-    for group in by_group.values():
-        if baseline not in group:
-            continue
-        for name, result in group.items():
-            if name != baseline:
-                comparisons.append(Comparison(result.spec, baseline,
-                                              result.median_seconds / group[baseline].median_seconds))
-    return comparisons
-
-
-
-def find(results: Sequence[BenchmarkResult], **fields) -> BenchmarkResult:
-    """The one result whose spec has these field values, e.g. ``find(results, model="ours", mode="forward")``.
-
-    Raises:
-        ValueError: if no result or more than one matches, naming the fields (and the specs' field names when a
-            field does not exist).
-    """
-    known = {field.name for field in dataclasses.fields(BenchmarkSpec)}
-    unknown = sorted(set(fields) - known)
-    if unknown:
-        raise ValueError(f"unknown spec field(s) {', '.join(unknown)}: expected some of {', '.join(sorted(known))}")
-    matches = [result for result in results
-               if all(getattr(result.spec, name) == value for name, value in fields.items())]
-    if len(matches) != 1:
-        wanted = ", ".join(f"{name}={value!r}" for name, value in fields.items())
-        raise ValueError(f"{len(matches)} results have {wanted}; expected exactly one")
-    return matches[0]
 
 # ----------------------------------------------------------------------------------------- many benchmarks
 
@@ -404,97 +234,6 @@ def _progress_lines(specs, steps, burn_in, progress_every, say):
             last_line = now
 
     return after_round
-
-
-# ------------------------------------------------------------------------------------------------ reports
-
-@dataclasses.dataclass(frozen=True)
-class Report:
-    """A whole benchmark run: what ran, where, when, and what it measured (what the command line writes as JSON)."""
-
-    command: str  # the command line that produced it
-    environment: dict  # hardware.describe_environment() at the start
-    settings: dict  # steps, burn_in, seed, device
-    results: tuple[BenchmarkResult, ...]
-    ceilings: tuple[timing.MatmulCeiling, ...] = ()
-    comparisons: tuple[Comparison, ...] = ()
-    seconds: float = 0.0  # wall time of the whole run
-    load_average_after: list[float] | None = None  # the machine's load when the run ended
-
-    def ceiling_for(self, precision: str) -> timing.MatmulCeiling | None:
-        """The ceiling measured in ``precision``'s arithmetic, if the run measured one."""
-        wanted = timing.CEILING_DTYPES[precision]
-        return next((ceiling for ceiling in self.ceilings if ceiling.dtype == wanted), None)
-
-    def to_dict(self) -> dict:
-        """The report as JSON values (``dataclasses.asdict``), with the statistics of :data:`RESULT_STATISTICS`
-        and each ceiling's rate written beside the times they come from."""
-        values = {"report_version": REPORT_VERSION, **dataclasses.asdict(self)}
-        for record, result in zip(values["results"], self.results):
-            record.update({name: getattr(result, name) for name in RESULT_STATISTICS})
-        for record, ceiling in zip(values["ceilings"], self.ceilings):
-            record["gflops_per_second"] = ceiling.gflops_per_second
-        return values
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "Report":
-        if values.get("report_version") != REPORT_VERSION:
-            raise ValueError(f"expected a benchmark report of version {REPORT_VERSION}, "
-                             f"got version {values.get('report_version')!r}")
-        return _from_record(cls, values)
-
-    def save(self, path) -> None:
-        with open(path, "w", encoding="utf-8") as file:
-            json.dump(self.to_dict(), file, indent=1)
-            file.write("\n")
-
-    def summary(self) -> str:
-        """The results as lines of text: ceilings, one line per result, then the ratios."""
-        lines = []
-        if self.environment.get("tf32_in_effect"):
-            lines.append("float32 below means TF32: on this GPU TensorFlow ran float32 convolutions and matmuls on "
-                         "tensor cores with 10-bit mantissas (--no-tf32 measures true float32)")
-        lines += [ceiling.describe() for ceiling in self.ceilings]
-        lines += [result.describe(self.ceiling_for(result.spec.precision)) for result in self.results]
-        lines += [f"{c.spec.model} / {c.baseline} median time, {c.spec.mode} {c.spec.execution} {c.spec.precision} "
-                  f"{c.spec.batch_size}x{c.spec.image_size}: {c.median_ratio:.3f}" for c in self.comparisons]
-        return "\n".join(lines)
-
-
-def _from_record(cls, values: dict):
-    """The dataclass ``cls`` from ``dataclasses.asdict``'s record of it, read back from JSON: nested records become
-    dataclasses and lists tuples again where the field's type says so; keys that are no field (the statistics
-    written beside the times, the report's version) are left out, and absent fields take their defaults."""
-    types = typing.get_type_hints(cls)
-    return cls(**{field.name: _from_value(types[field.name], values[field.name])
-                  for field in dataclasses.fields(cls) if field.name in values})
-
-
-def _from_value(kind, value):
-    if dataclasses.is_dataclass(kind):
-        return _from_record(kind, value)
-    if typing.get_origin(kind) is tuple:  # tuple[X, ...]
-        return tuple(_from_value(typing.get_args(kind)[0], item) for item in value)
-    return value
-
-
-def load_report(source: str, *, timeout: float = 10.0) -> Report:
-    """Read a report written by the command line's ``--json``, from a file or an ``https://`` address.
-
-    Raises:
-        ValueError: naming the source, if it cannot be read (a missing file, an address that cannot be reached
-            offline) or is not JSON, so that a chapter can say so and go on.
-    """
-    try:
-        if str(source).startswith(("https://", "http://")):
-            with urllib.request.urlopen(source, timeout=timeout) as response:
-                values = json.load(response)
-        else:
-            with open(source, encoding="utf-8") as file:
-                values = json.load(file)
-    except (OSError, ValueError) as error:  # URLError and HTTPError are OSErrors, JSONDecodeError a ValueError
-        raise ValueError(f"cannot read the benchmark report {str(source)!r}: {error}") from None
-    return Report.from_dict(values)
 
 
 def run(specs: Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int = BLOG_BURN_IN,
@@ -634,39 +373,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-@dataclasses.dataclass(frozen=True)
-class BenchmarkSizes:
-    """How large chapter 6's speed measurements are under a profile: seconds on a laptop, the blog's sizes on a GPU."""
-
-    batch_size: int  # images per timed step
-    image_size: int  # height and width of the images
-    steps: int  # timed steps
-    burn_in: int  # steps run first and left out of the statistics
-    batch_sizes: tuple[int, ...]  # the batch sizes of the throughput sweep
-    ceiling_size: int  # side of the square matrices whose product measures the machine's ceiling
-
-
-BENCHMARK_SIZES = {
-    "quick": BenchmarkSizes(batch_size=4, image_size=96, steps=12, burn_in=3, batch_sizes=(1, 2, 4, 8, 16, 32, 64),
-                            ceiling_size=2048),
-    "paper": BenchmarkSizes(batch_size=BLOG_BATCH_SIZE, image_size=BLOG_IMAGE_SIZE, steps=BLOG_STEPS,
-                            burn_in=BLOG_BURN_IN, batch_sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256),
-                            ceiling_size=4096),
-}
-
-
-def benchmark_sizes(config: profiles.TrainConfig | str | None = None) -> BenchmarkSizes:
-    """The sizes of chapter 6's measurements under profile ``config`` (a ``TrainConfig``, a name, or ``None``).
-
-    The ``paper`` profile gets the blog's benchmark (batch 16 of 224x224, 100 steps after 10), the ``quick`` one a
-    version that takes seconds on two CPU cores. Any other profile (``medium``, one a reader adds) gets the default
-    profile's sizes, so a new name never stops the chapter; add it to ``BENCHMARK_SIZES`` to give it its own.
-    """
-    if config is None:
-        config = profiles.get_profile()
-    name = config.name if isinstance(config, profiles.TrainConfig) else config
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"config must be a TrainConfig or a profile name, got {config!r}")
-    return BENCHMARK_SIZES.get(name, BENCHMARK_SIZES[profiles.DEFAULT_PROFILE])

@@ -1,5 +1,6 @@
-"""Tests of resnet_lessons.bench and resnet_lessons.hardware: the steps, the statistics, the precisions, the report
-and the command line, on tiny models and one or two steps (no test here judges a machine's speed)."""
+"""Tests of resnet_lessons.bench (with bench_specs and bench_report, whose names it re-exports) and
+resnet_lessons.hardware: the steps, the statistics, the precisions, the report and the command line, on tiny models
+and one or two steps (no test here judges a machine's speed)."""
 
 import dataclasses
 import json
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_lessons import bench, complexity, hardware, models, profiles, timing
+from resnet_lessons import bench, bench_report, bench_specs, complexity, hardware, models, profiles, timing
 
 TINY = dict(model="tiny", batch_size=2, image_size=8)
 
@@ -61,6 +62,24 @@ def test_the_timing_chapter_6_calls_through_bench_is_timing():
     assert bench.time_steps is timing.time_steps and bench.read_back is timing.read_back
     assert bench.measure_matmul_ceiling is timing.measure_matmul_ceiling
     assert (bench.BLOG_STEPS, bench.BLOG_BURN_IN, bench.BLOG_BATCH_SIZE, bench.BLOG_IMAGE_SIZE) == (100, 10, 16, 224)
+
+
+def test_the_specs_and_reports_chapter_6_calls_through_bench_are_the_split_modules():
+    assert bench.BenchmarkSpec is bench_specs.BenchmarkSpec and bench.MODELS is bench_specs.MODELS
+    assert bench.EXECUTIONS is bench_specs.EXECUTIONS and bench.benchmark_sizes is bench_specs.benchmark_sizes
+    assert bench.BenchmarkResult is bench_report.BenchmarkResult and bench.Report is bench_report.Report
+    assert (bench.compare, bench.find, bench.load_report) == (
+        bench_report.compare, bench_report.find, bench_report.load_report)
+
+
+def test_measure_and_run_time_through_the_one_timing_loop(monkeypatch):
+    calls = []
+    original = timing.time_interleaved
+    monkeypatch.setattr(timing, "time_interleaved", lambda *args, **kwargs: calls.append(len(args[0])) or original(
+        *args, **kwargs))
+    bench.measure([tiny_spec(), tiny_spec(mode="train-step")], steps=1, burn_in=0, log=None)
+    bench.run(tiny_spec(), steps=1, burn_in=0, ceiling_size=None, log=None)
+    assert calls == [2, 1]
 
 
 def test_spec_label_and_group():
@@ -360,6 +379,24 @@ def test_the_stored_chapter_6_report_reads_back_and_writes_out_unchanged():
     path = pathlib.Path(__file__).resolve().parents[1] / "book" / "data" / "resnet50_benchmark.json"
     report = bench.load_report(str(path))
     assert json.loads(json.dumps(report.to_dict())) == json.loads(path.read_text())
+
+
+def stored_benchmark_reports():
+    """Every benchmark report kept in the repository (book/data/ and tests/): JSON with results and an environment."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    paths = sorted([*(root / "book" / "data").glob("*.json"), *(root / "tests").rglob("*.json")])
+    return [path for path in paths if {"results", "environment"} <= set(json.loads(path.read_text()))]
+
+
+@pytest.mark.parametrize("path", stored_benchmark_reports(), ids=lambda path: path.name)
+def test_every_stored_benchmark_report_loads(path):
+    report = bench.load_report(str(path))
+    assert report.results and all(isinstance(result.spec, bench_specs.BenchmarkSpec) for result in report.results)
+    assert json.loads(json.dumps(report.to_dict())) == json.loads(path.read_text())  # nothing lost or added
+
+
+def test_the_stored_reports_include_chapter_6s():
+    assert "resnet50_benchmark.json" in [path.name for path in stored_benchmark_reports()]
 
 
 def test_report_of_another_version_is_refused(tmp_path):
