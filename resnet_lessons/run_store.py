@@ -3,7 +3,7 @@
 Chapters 0 to 4 train the same plain-20/56 and ResNet-20/56 under the same profile, data and seed, and chapter 7
 needs trained networks too. :func:`trained` builds the network and returns it trained, with its history: read back
 from the store when the same run has finished here before, trained (and stored) otherwise, with one line saying
-which. A run is the same run when its network (name and parameter count), its full training config, its data, its
+which. A run is the same run when its network (name, parameter count and initial weights), its full training config, its data, its
 seed, the versions of Keras and TensorFlow and this package's source code (every module of it, so that a change to
 the code trains again) are the same; training is seeded, so on one machine the two paths give the same weights, bit
 for bit.
@@ -26,6 +26,7 @@ import shutil
 from collections.abc import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 import resnet_lessons
@@ -54,11 +55,17 @@ def run_key(model: keras.Model, dataset: data.ImageDataset, config: profiles.Tra
             replicas: int = 1) -> dict:
     """Everything that decides a training run, as JSON would store it.
 
-    ``replicas`` is the number of replicas the run trains on: batch norm's statistics are per replica, so several
-    replicas make another run. It enters the key only above one, so one-device runs keep one key whatever strategy
-    (the default one, or none) a chapter trains them under.
+    ``model`` is the network as built, before training: the digest of its initial weights tells apart two networks
+    of one name and size built differently (plain-56 with He and with Dirac initialisation, chapter 7). ``replicas``
+    is the number of replicas the run trains on: batch norm's statistics are per replica, so several replicas make
+    another run. It enters the key only above one, so one-device runs keep one key whatever strategy (the default
+    one, or none) a chapter trains them under.
     """
-    key = {"network": model.name, "parameters": model.count_params(), "config": dataclasses.asdict(config),
+    weights = hashlib.sha256()
+    for value in model.get_weights():
+        weights.update(np.ascontiguousarray(value).tobytes())
+    key = {"network": model.name, "parameters": model.count_params(), "initial_weights": weights.hexdigest(),
+           "config": dataclasses.asdict(config),
            "data": dataset.description, "seed": seed, "resnet_lessons": resnet_lessons.__version__,
            "source": source_digest(), "keras": keras.__version__, "tensorflow": tf.__version__}
     if replicas > 1:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from resnet_lessons import checkpoints, data, models, profiles, run_store, train
+from resnet_lessons import checkpoints, data, models, profiles, run_store, seeding, train
 
 TINY = dataclasses.replace(profiles.QUICK, name="tiny", epochs=2, batch_size=32, train_examples=64,
                            test_examples=32, image_size=8, decay_epochs=(), warmup_iterations=0)
@@ -57,11 +57,19 @@ def test_the_key_holds_everything_that_decides_a_run(dataset, tmp_path):
               run_store.run_folder(model, dataset, dataclasses.replace(TINY, epochs=3), 0, tmp_path),
               run_store.run_folder(model, dataset, dataclasses.replace(TINY, learning_rate=0.05), 0, tmp_path),
               run_store.run_folder(model, data.subset(dataset, 32, 32), TINY, 0, tmp_path),
-              run_store.run_folder(models.resnet20(input_shape=TINY.input_shape), dataset, TINY, 0, tmp_path)]
-    assert len({folder, *others}) == 6
+              run_store.run_folder(models.resnet20(input_shape=TINY.input_shape), dataset, TINY, 0, tmp_path),
+              # the same network built with other initial weights (chapter 7's Dirac plain-56)
+              run_store.run_folder(models.plain20(input_shape=TINY.input_shape, kernel_initializer="zeros"), dataset,
+                                   TINY, 0, tmp_path)]
+    assert len({folder, *others}) == 7
+    seeding.set_seed(0)
+    first = BUILD()
+    seeding.set_seed(0)
+    assert run_store.run_folder(BUILD(), dataset, TINY, 0, tmp_path) == run_store.run_folder(first, dataset, TINY, 0,
+                                                                                            tmp_path)
     key = run_store.run_key(model, dataset, TINY, 0)
-    assert sorted(key) == ["config", "data", "keras", "network", "parameters", "resnet_lessons", "seed", "source",
-                           "tensorflow"]
+    assert sorted(key) == ["config", "data", "initial_weights", "keras", "network", "parameters", "resnet_lessons",
+                           "seed", "source", "tensorflow"]
     assert key["source"] == run_store.source_digest() and len(key["source"]) == 64
     assert key["config"]["epochs"] == 2 and key["data"] == dataset.description
 
