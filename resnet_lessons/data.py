@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from resnet_lessons import cifar10, downloads, synthetic
+from resnet_lessons import arguments, cifar10, downloads, synthetic
 
 CIFAR10_CLASS_NAMES = cifar10.CLASS_NAMES
 
@@ -129,16 +129,6 @@ def _check_labels(labels, num_images, num_classes, argument_name):
         )
 
 
-def _check_count(value, argument_name, available):
-    """Raise ValueError unless ``value`` is None or a positive int no larger than ``available``."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{argument_name} must be a positive int or None, got {value!r}")
-    if not 1 <= value <= available:
-        raise ValueError(f"{argument_name} must be between 1 and {available:,} (the images available), got {value}")
-
-
 def _load_cifar10(*, download, cifar10_folder, verbose, **_):
     """CIFAR-10 in full (it is fixed: ``seed`` does not apply; ``load_dataset`` takes the first images)."""
     return cifar10.load_data(download=download, image_folder=cifar10_folder, verbose=verbose)
@@ -200,19 +190,21 @@ def load_dataset(
     if source != "auto" and source not in _LOADERS:
         names = ", ".join(repr(name) for name in ("auto", *_LOADERS))
         raise ValueError(f"source must be one of {names}, got {source!r}")
-    _check_count(num_train, "num_train", CIFAR10_NUM_TRAIN)
-    _check_count(num_test, "num_test", CIFAR10_NUM_TEST)
-    arguments = dict(num_train=num_train, num_test=num_test, seed=seed, download=download,
+    for argument, count, available in (("num_train", num_train, CIFAR10_NUM_TRAIN),
+                                       ("num_test", num_test, CIFAR10_NUM_TEST)):
+        if count is not None:
+            arguments.count_at_most(count, argument, available, what="the images available")
+    options = dict(num_train=num_train, num_test=num_test, seed=seed, download=download,
                      cifar10_folder=cifar10_folder, verbose=verbose)
     name = "cifar10" if source == "auto" else source
     fallback_reason = None
     try:
-        loaded = _LOADERS[name](**arguments)
+        loaded = _LOADERS[name](**options)
     except downloads.Unavailable as error:
         if source != "auto":
             raise
         name, fallback_reason = "synthetic", error.reason
-        loaded = _LOADERS[name](**arguments)
+        loaded = _LOADERS[name](**options)
     (x_train, y_train), (x_test, y_test), class_names, description = loaded
     if fallback_reason is not None:
         description = f"{description}; CIFAR-10 was not available: {fallback_reason}"
@@ -243,10 +235,10 @@ def subset(dataset: ImageDataset, num_train: int | None = None, num_test: int | 
     Raises:
         ValueError: if a count is not a positive int no larger than the split.
     """
-    _check_count(num_train, "num_train", dataset.num_train)
-    _check_count(num_test, "num_test", dataset.num_test)
-    num_train = dataset.num_train if num_train is None else int(num_train)
-    num_test = dataset.num_test if num_test is None else int(num_test)
+    num_train = dataset.num_train if num_train is None else arguments.count_at_most(
+        num_train, "num_train", dataset.num_train, what="the images available")
+    num_test = dataset.num_test if num_test is None else arguments.count_at_most(
+        num_test, "num_test", dataset.num_test, what="the images available")
     if num_train == dataset.num_train and num_test == dataset.num_test:
         return dataset
     return dataclasses.replace(
@@ -278,8 +270,7 @@ def downsample_images(images: np.ndarray, image_size: int) -> np.ndarray:
     """
     _check_images(images, "images")
     size = images.shape[1]
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size <= 0:
-        raise ValueError(f"image_size must be a positive int, got {image_size!r}")
+    image_size = arguments.positive_int(image_size, "image_size")
     if image_size > size or size % image_size != 0:
         raise ValueError(f"image_size must divide the current image size {size} (downsampling only), got {image_size}")
     factor = size // image_size
@@ -344,13 +335,8 @@ def split_validation(dataset: ImageDataset, num_validation: int, seed: int = 0) 
     Raises:
         ValueError: if ``num_validation`` is not a positive int smaller than the training split.
     """
-    if isinstance(num_validation, bool) or not isinstance(num_validation, (int, np.integer)):
-        raise ValueError(f"num_validation must be a positive int, got {num_validation!r}")
-    if not 1 <= num_validation < dataset.num_train:
-        raise ValueError(
-            f"num_validation must be between 1 and {dataset.num_train - 1:,} (fewer than the training images), "
-            f"got {num_validation}"
-        )
+    num_validation = arguments.count_at_most(num_validation, "num_validation", dataset.num_train - 1,
+                                             what="fewer than the training images")
     order = np.random.default_rng(seed).permutation(dataset.num_train)
     validation_indices = np.sort(order[:num_validation])
     keep_indices = np.sort(order[num_validation:])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from resnet_lessons import models
+from resnet_lessons import arguments, models
 
 
 def _stage_convolutions(depth: int, image_size: int):
@@ -40,7 +40,7 @@ def parameter_count(depth: int, *, num_classes: int = 10) -> int:
 
     Example: ``parameter_count(20)`` is 269,722, the paper's "0.27M"; ``parameter_count(1202)`` is 19,421,274.
     """
-    _check_classes(num_classes)
+    num_classes = arguments.positive_int(num_classes, "num_classes")
     total = 0
     for c_in, c_out, _ in _stage_convolutions(depth, image_size=32):
         total += 3 * 3 * c_in * c_out + 2 * c_out  # kernel, then batch norm's scale and shift
@@ -52,13 +52,7 @@ def multiply_add_count(depth: int, *, image_size: int = 32, num_classes: int = 1
 
     Example: ``multiply_add_count(20)`` is 40,551,040, about 41 million.
     """
-    _check_classes(num_classes)
-    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1:
-        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    num_classes = arguments.positive_int(num_classes, "num_classes")
+    image_size = arguments.positive_int(image_size, "image_size")
     total = sum(3 * 3 * c_in * c_out * size * size for c_in, c_out, size in _stage_convolutions(depth, image_size))
     return total + models.CIFAR_STAGE_FILTERS[-1] * num_classes
-
-
-def _check_classes(num_classes):
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")

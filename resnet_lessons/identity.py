@@ -23,6 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from resnet_lessons import arguments
+
 # How many neighbouring float32 values of the batch-norm variance to try (see _identity_variance).
 _VARIANCE_CANDIDATES = 64
 # The largest Jacobian jacobian() builds: a (4096, 4096) float32 matrix is 64 MiB.
@@ -42,10 +44,9 @@ def dirac_kernel(kernel_size: int, channels: int) -> np.ndarray:
     Returns:
         A float32 array of shape ``(kernel_size, kernel_size, channels, channels)``.
     """
-    if not _is_int(kernel_size) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd integer (a kernel with a centre), got {kernel_size!r}")
-    if not _is_int(channels) or channels < 1:
-        raise ValueError(f"channels must be a positive integer, got {channels!r}")
+    arguments.require(arguments.is_int(kernel_size) and kernel_size >= 1 and kernel_size % 2 == 1, "kernel_size",
+                      kernel_size, "a positive odd integer (a kernel with a centre)")
+    channels = arguments.positive_int(channels, "channels")
     kernel = np.zeros((kernel_size, kernel_size, channels, channels), dtype=np.float32)
     centre = kernel_size // 2
     kernel[centre, centre, np.arange(channels), np.arange(channels)] = 1.0
@@ -240,8 +241,7 @@ class IdentityLearningCurve:
 
     def steps_to_reach(self, mse: float) -> int | None:
         """The first measured step at which the held-out error was at most ``mse``, or ``None`` if never."""
-        if not isinstance(mse, (int, float)) or mse < 0:
-            raise ValueError(f"mse must be a number >= 0, got {mse!r}")
+        arguments.require(arguments.is_number(mse) and mse >= 0, "mse", mse, "a number >= 0")
         return next((step for step, value in zip(self.steps, self.test_mse) if value <= mse), None)
 
 
@@ -278,15 +278,12 @@ def learn_identity(model: keras.Model, train_inputs, test_inputs, *, epochs: int
     test_inputs = _check_inputs(test_inputs, model, "test_inputs")
     train_targets = _check_targets(train_targets, train_inputs, "train_targets")
     test_targets = _check_targets(test_targets, test_inputs, "test_targets")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
-    if not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    epochs = arguments.positive_int(epochs, "epochs")
+    batch_size = arguments.positive_int(batch_size, "batch_size")
+    arguments.require(arguments.is_number(learning_rate) and learning_rate > 0, "learning_rate", learning_rate,
+                      "a positive number")
+    arguments.require(arguments.is_number(momentum) and 0 <= momentum < 1, "momentum", momentum, "in [0, 1)")
+    seed = arguments.non_negative_int(seed, "seed")
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum), loss="mse")
     steps_per_epoch = math.ceil(len(train_inputs) / batch_size)
     steps, errors = [0], [_mean_squared_error(model, test_inputs, test_targets)]
@@ -320,10 +317,8 @@ def near_identity_target(inputs, strength: float, *, seed: int = 0) -> np.ndarra
     inputs = np.asarray(inputs, dtype=np.float32)
     if inputs.ndim != 4 or 0 in inputs.shape:
         raise ValueError(f"inputs must be feature maps (N, height, width, channels), got shape {inputs.shape}")
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not strength >= 0:
-        raise ValueError(f"strength must be a number >= 0, got {strength!r}")
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    arguments.require(arguments.is_number(strength) and strength >= 0, "strength", strength, "a number >= 0")
+    seed = arguments.non_negative_int(seed, "seed")
     channels = inputs.shape[-1]
     kernel = np.random.default_rng(seed).normal(size=(3, 3, channels, channels)) / math.sqrt(9 * channels)
     perturbation = np.asarray(tf.nn.conv2d(inputs, kernel.astype(np.float32), strides=1, padding="SAME"))
@@ -420,7 +415,3 @@ def _identity_variance(layer) -> np.ndarray:
             break
     # A channel that no candidate makes exact keeps 1 - epsilon, off by an ulp or so.
     return chosen
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

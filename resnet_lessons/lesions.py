@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet_lessons import blocks
+from resnet_lessons import arguments, blocks
 
 BRANCH_GATE = "_branch_gate"
 SHORTCUT_GATE = "_shortcut_gate"
@@ -121,7 +121,7 @@ class GatedNetwork:
                     raise ValueError(f"{argument}: no block {item!r} in {self.model.name!r} (its blocks are "
                                      f"{self.blocks[0]} ... {self.blocks[-1]})")
                 indices.append(self.blocks.index(item))
-            elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            elif arguments.is_int(item):
                 if not 0 <= item < len(self.blocks):
                     raise ValueError(f"{argument}: block index {item} is out of range 0..{len(self.blocks) - 1}")
                 indices.append(int(item))
@@ -145,8 +145,7 @@ class GatedNetwork:
             batch_size: images per call of the compiled function.
         """
         images, labels = self._check(images, labels)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = arguments.positive_int(batch_size, "batch_size")
         wrong = 0
         for start in range(0, len(labels), batch_size):
             predicted = self._predict(tf.constant(images[start:start + batch_size])).numpy()
@@ -286,8 +285,8 @@ def random_deletion_errors(network: GatedNetwork, images, labels, *, counts: Seq
     _check_network(network)
     pool = list(range(len(network.blocks))) if among is None else network._indices(among, "among")
     counts = _check_counts(counts, len(pool), "counts")
-    _check_positive(samples, "samples")
-    rng = np.random.default_rng(_check_seed(seed))
+    samples = arguments.positive_int(samples, "samples")
+    rng = np.random.default_rng(arguments.non_negative_int(seed, "seed"))
     errors = np.zeros((len(counts), samples))
     try:
         network.set_gates()
@@ -309,7 +308,7 @@ def path_length_counts(num_blocks: int) -> list[int]:
     Each block is crossed either through its branch or through its shortcut, so it is ``comb(num_blocks, k)``: a
     binomial distribution, exact (Python integers).
     """
-    _check_positive(num_blocks, "num_blocks")
+    num_blocks = arguments.positive_int(num_blocks, "num_blocks")
     return [math.comb(num_blocks, k) for k in range(num_blocks + 1)]
 
 
@@ -321,10 +320,10 @@ def path_length_distribution(num_blocks: int) -> np.ndarray:
 
 def fraction_of_paths(num_blocks: int, shortest: int, longest: int) -> float:
     """The fraction of the ``2**num_blocks`` paths whose length is from ``shortest`` to ``longest`` (inclusive)."""
-    _check_positive(num_blocks, "num_blocks")
+    num_blocks = arguments.positive_int(num_blocks, "num_blocks")
     for name, value in (("shortest", shortest), ("longest", longest)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= num_blocks:
-            raise ValueError(f"{name} must be an integer from 0 to num_blocks={num_blocks}, got {value!r}")
+        arguments.require(arguments.is_int(value) and 0 <= value <= num_blocks, name, value,
+                          f"an integer from 0 to num_blocks={num_blocks}")
     if shortest > longest:
         raise ValueError(f"shortest ({shortest}) must not exceed longest ({longest})")
     return sum(math.comb(num_blocks, k) for k in range(shortest, longest + 1)) / 2**num_blocks
@@ -356,8 +355,7 @@ def _shortest_window(values: np.ndarray, share: float) -> tuple[int, int]:
 
 
 def _check_share(share):
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
-        raise ValueError(f"share must be a number in (0, 1], got {share!r}")
+    arguments.require(arguments.is_number(share) and 0 < share <= 1, "share", share, "a number in (0, 1]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -421,8 +419,8 @@ def path_gradient_magnitudes(network: GatedNetwork, images, labels, *, lengths: 
     _check_network(network)
     n = len(network.blocks)
     lengths = _check_counts(lengths, n, "lengths")
-    _check_positive(samples, "samples")
-    rng = np.random.default_rng(_check_seed(seed))
+    samples = arguments.positive_int(samples, "samples")
+    rng = np.random.default_rng(arguments.non_negative_int(seed, "seed"))
     magnitudes = np.zeros((len(lengths), samples))
     try:
         for row, length in enumerate(lengths):
@@ -441,17 +439,6 @@ def _check_network(network):
         raise ValueError(f"network must be a lesions.GatedNetwork, got {type(network).__name__}")
 
 
-def _check_positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return seed
-
-
 def _check_counts(values, largest, name) -> list[int]:
     if isinstance(values, (str, int)):
         raise ValueError(f"{name} must be a sequence of integers, got {values!r}")
@@ -459,6 +446,6 @@ def _check_counts(values, largest, name) -> list[int]:
     if not values:
         raise ValueError(f"{name} must not be empty")
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= largest:
+        if not arguments.is_int(value) or not 0 <= value <= largest:
             raise ValueError(f"{name} must hold integers from 0 to {largest}, got {value!r}")
     return [int(value) for value in values]

@@ -20,6 +20,8 @@ images and 265,000 images/s for 16x16 images, far more than a CPU ResNet consume
 import numpy as np
 import tensorflow as tf
 
+from resnet_lessons import arguments
+
 # Stream ids folded into the seed, so the shuffle and the augmentation draw independent random numbers.
 _SHUFFLE_STREAM = 1
 _AUGMENTATION_STREAM = 2
@@ -39,8 +41,8 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
         ValueError: if either is not a positive int, or ``batch_size`` exceeds ``num_examples`` (an
             epoch would have no batch at all).
     """
-    _check_positive_int(num_examples, "num_examples")
-    _check_positive_int(batch_size, "batch_size")
+    num_examples = arguments.positive_int(num_examples, "num_examples")
+    batch_size = arguments.positive_int(batch_size, "batch_size")
     if batch_size > num_examples:
         raise ValueError(
             f"batch_size must be at most the number of examples ({num_examples}), got {batch_size}: "
@@ -66,9 +68,9 @@ def epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
     Raises:
         ValueError: for a non-positive ``num_examples`` or a negative ``seed`` or ``epoch``.
     """
-    _check_positive_int(num_examples, "num_examples")
-    _check_non_negative_int(seed, "seed")
-    _check_non_negative_int(epoch, "epoch")
+    arguments.positive_int(num_examples, "num_examples")
+    arguments.non_negative_int(seed, "seed")
+    arguments.non_negative_int(epoch, "epoch")
     return _epoch_order(num_examples, tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64)).numpy()
 
 
@@ -94,9 +96,9 @@ def augment_batch(images, *, seed: int, epoch: int = 0, step: int = 0) -> tf.Ten
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
         raise ValueError(f"images must have shape (batch, size, size, 3), got {tuple(images.shape)}")
-    _check_non_negative_int(seed, "seed")
-    _check_non_negative_int(epoch, "epoch")
-    _check_non_negative_int(step, "step")
+    arguments.non_negative_int(seed, "seed")
+    arguments.non_negative_int(epoch, "epoch")
+    arguments.non_negative_int(step, "step")
     key = _augmentation_key(tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64), tf.constant(step, tf.int64))
     return _augment(images, key)
 
@@ -147,12 +149,12 @@ def train_pipeline(
     num_examples = len(images)
     steps = steps_per_epoch(num_examples, batch_size)
     mean, std = _check_statistics(mean, std)
-    _check_non_negative_int(seed, "seed")
-    _check_non_negative_int(first_epoch, "first_epoch")
+    arguments.non_negative_int(seed, "seed")
+    arguments.non_negative_int(first_epoch, "first_epoch")
     if epochs is None:
         last_epoch = first_epoch + 1
     else:
-        _check_positive_int(epochs, "epochs")
+        arguments.positive_int(epochs, "epochs")
         if first_epoch >= epochs:
             raise ValueError(f"first_epoch must be smaller than epochs ({epochs}), got {first_epoch}")
         last_epoch = epochs
@@ -202,7 +204,7 @@ def eval_pipeline(images, labels, *, batch_size: int, mean, std) -> tf.data.Data
             ``batch_size``, or ``mean``/``std`` not 3 numbers (``std`` positive).
     """
     images, labels = _check_images_and_labels(images, labels)
-    _check_positive_int(batch_size, "batch_size")
+    arguments.positive_int(batch_size, "batch_size")
     mean, std = _check_statistics(mean, std)
     mean_tensor = tf.constant(mean)
     std_tensor = tf.constant(std)
@@ -281,15 +283,3 @@ def _check_statistics(mean, std):
     if not np.all(std > 0):
         raise ValueError(f"std must be positive in every channel, got {std.tolist()}")
     return mean, std
-
-
-def _check_positive_int(value, argument_name):
-    """Raise ValueError unless ``value`` is an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{argument_name} must be a positive int, got {value!r}")
-
-
-def _check_non_negative_int(value, argument_name):
-    """Raise ValueError unless ``value`` is an int >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{argument_name} must be a non-negative int, got {value!r}")

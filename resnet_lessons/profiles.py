@@ -9,23 +9,11 @@ reproduces the paper's schedule with the same code). A chapter that needs a vari
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 
+from resnet_lessons import arguments
+
 PROFILE_ENVIRONMENT_VARIABLE = "RESNET_LESSONS_PROFILE"
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
-
-
-def _require(condition: bool, field: str, value, expected: str):
-    if not condition:
-        raise ValueError(f"TrainConfig.{field} must be {expected}, got {value!r}")
 
 
 def step_decay(iteration, *, learning_rate: float, decay_iterations: tuple[int, ...], warmup_iterations: int,
@@ -77,30 +65,33 @@ class TrainConfig:
     test_every_epoch: bool = False
 
     def __post_init__(self):
-        _require(isinstance(self.name, str) and self.name, "name", self.name, "a non-empty string")
+        def require(condition, field, expected):
+            arguments.require(condition, f"TrainConfig.{field}", getattr(self, field), expected)
+
+        require(isinstance(self.name, str) and self.name, "name", "a non-empty string")
         for field in ("epochs", "batch_size", "image_size"):
-            value = getattr(self, field)
-            _require(_is_int(value) and value >= 1, field, value, "a positive integer")
-        for field in ("learning_rate", "warmup_learning_rate"):
-            value = getattr(self, field)
-            _require(_is_number(value) and value > 0, field, value, "a positive number")
-        _require(_is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum, "in [0, 1)")
-        _require(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay", self.weight_decay,
-                 "a number >= 0")
-        _require(_is_int(self.warmup_iterations) and self.warmup_iterations >= 0, "warmup_iterations",
-                 self.warmup_iterations, "an integer >= 0")
-        _require(_is_int(self.validation_examples) and self.validation_examples >= 0, "validation_examples",
-                 self.validation_examples, "an integer >= 0")
+            arguments.positive_int(getattr(self, field), f"TrainConfig.{field}")
+        for field in ("warmup_iterations", "validation_examples"):
+            arguments.non_negative_int(getattr(self, field), f"TrainConfig.{field}")
         for field in ("train_examples", "test_examples"):
             value = getattr(self, field)
-            _require(value is None or (_is_int(value) and value >= 1), field, value, "None or a positive integer")
+            require(value is None or (arguments.is_int(value) and value >= 1), field, "None or a positive integer")
+        for field in ("learning_rate", "warmup_learning_rate"):
+            require(arguments.is_number(getattr(self, field)) and getattr(self, field) > 0, field, "a positive number")
+        require(arguments.is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", "in [0, 1)")
+        require(arguments.is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a number >= 0")
         decay = self.decay_epochs
-        _require(isinstance(decay, tuple) and all(_is_int(e) and 0 < e for e in decay)
-                 and list(decay) == sorted(set(decay)), "decay_epochs", decay,
-                 "a tuple of increasing positive epoch numbers")
-        _require(isinstance(self.augment, bool), "augment", self.augment, "True or False")
-        _require(self.jit_compile in (True, False, "auto"), "jit_compile", self.jit_compile, "True, False or 'auto'")
-        _require(isinstance(self.test_every_epoch, bool), "test_every_epoch", self.test_every_epoch, "True or False")
+        require(isinstance(decay, tuple) and all(arguments.is_int(e) and 0 < e for e in decay)
+                and list(decay) == sorted(set(decay)), "decay_epochs", "a tuple of increasing positive epoch numbers")
+        require(isinstance(self.augment, bool), "augment", "True or False")
+        require(self.jit_compile in (True, False, "auto"), "jit_compile", "True, False or 'auto'")
+        require(isinstance(self.test_every_epoch, bool), "test_every_epoch", "True or False")
+        # NumPy integers pass the checks; store Python ones, so a config compares, hashes and saves as JSON as usual.
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if arguments.is_int(value) and not isinstance(value, int):
+                object.__setattr__(self, field.name, int(value))
+        object.__setattr__(self, "decay_epochs", tuple(int(epoch) for epoch in decay))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -109,15 +100,12 @@ class TrainConfig:
 
     def decay_iterations(self, steps_per_epoch: int) -> tuple[int, ...]:
         """The SGD steps (counted from 0) at which the learning rate is divided by 10: ``decay_epochs`` in steps."""
-        if not _is_int(steps_per_epoch) or steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
+        steps_per_epoch = arguments.positive_int(steps_per_epoch, "steps_per_epoch")
         return tuple(epoch * steps_per_epoch for epoch in self.decay_epochs)
 
     def learning_rate_at(self, iteration: int, steps_per_epoch: int) -> float:
         """The learning rate of SGD step ``iteration`` (counted from 0), by :func:`step_decay`: the history's column."""
-        if not _is_int(iteration) or iteration < 0:
-            raise ValueError(f"iteration must be an integer >= 0, got {iteration!r}")
-        return step_decay(iteration, learning_rate=self.learning_rate,
+        return step_decay(arguments.non_negative_int(iteration, "iteration"), learning_rate=self.learning_rate,
                           decay_iterations=self.decay_iterations(steps_per_epoch),
                           warmup_iterations=self.warmup_iterations, warmup_learning_rate=self.warmup_learning_rate)
 
@@ -194,8 +182,8 @@ def for_depth(config: TrainConfig | str | None, depth: int) -> TrainConfig:
         The ``TrainConfig`` to train that network with.
     """
     config = get_profile(config)
-    if not _is_int(depth) or depth < 1:
-        raise ValueError(f"depth must be a positive integer (number of weighted layers), got {depth!r}")
+    arguments.require(arguments.is_int(depth) and depth >= 1, "depth", depth,
+                      "a positive integer (number of weighted layers)")
     if depth < DEEP_WARMUP_DEPTH or config.warmup_iterations > 0:
         return config
     return dataclasses.replace(config, name=f"{config.name}-warmup", warmup_iterations=DEEP_WARMUP_ITERATIONS,

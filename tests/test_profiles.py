@@ -3,6 +3,7 @@
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from resnet_lessons import profiles
@@ -147,3 +148,10 @@ def test_for_depth_adds_the_papers_resnet110_warmup():
 def test_for_depth_rejects_bad_depths(depth):
     with pytest.raises(ValueError, match="depth must be a positive integer"):
         profiles.for_depth("paper", depth)
+
+
+def test_numpy_integers_are_stored_as_python_ints():
+    config = dataclasses.replace(profiles.QUICK, epochs=np.int64(8), decay_epochs=(np.int32(6),),
+                                 train_examples=np.int64(4096))
+    assert config == profiles.QUICK and hash(config) == hash(profiles.QUICK)
+    assert type(config.epochs) is int and type(config.train_examples) is int and type(config.decay_epochs[0]) is int
