@@ -3,20 +3,14 @@
 :func:`train` is the one training function of the book. It applies a :class:`~resnet_lessons.profiles.TrainConfig`
 to a data set (subset, image size, validation split), trains with the paper's optimiser (SGD with momentum and
 L2 weight decay, warm-up, step decay), prints one line per epoch, and returns a :class:`TrainingHistory` of
-training loss and error per epoch, with the held-out error: the test images after every epoch (the quick profile,
-and what the paper's figures plot), or, with a validation split (the paper profile's 45k/5k), the validation images
-after every epoch and the test images once, after the last one, so that no decision ever looks at the test set.
+training and held-out loss and error per epoch: the test split after every epoch, or with a validation split (the
+paper's 45k/5k) the validation split, and the test split once after the last epoch, so no decision looks at it.
 
-Given a ``checkpoint_dir`` it saves the weights, the optimiser's state and the history after every epoch (see
-:mod:`resnet_lessons.checkpoints`), and a later call with the same directory continues after the last finished
-epoch (a Colab disconnect or a Ctrl-C loses at most the epoch in progress). Because the input pipeline draws each
-epoch's order and augmentation from ``(seed, epoch)`` alone, a resumed run sees exactly the batches the
-uninterrupted run would have seen. For the same reason a finished run can be *extended*: a later call whose config
-differs only in ``epochs`` trains the missing epochs and gives what one longer run would have given.
-
-The same function trains on several devices (chapter 4): build the model inside ``strategy.scope()`` of a
-``tf.distribute`` strategy (see :mod:`resnet_lessons.distribute`) and pass the strategy; each global batch of
-``config.batch_size`` images is split evenly over the replicas, whose gradients are summed before every update.
+Given a ``checkpoint_dir`` it saves every finished epoch (:mod:`resnet_lessons.checkpoints`) and a later call
+continues after the last one: a Colab disconnect or a Ctrl-C loses at most the epoch in progress. Each epoch's
+batches depend on ``(seed, epoch)`` alone, so a resumed run, or one extended by raising ``epochs``, gives what one
+uninterrupted run would have given. A model built in a ``tf.distribute`` strategy's scope trains on its devices
+(chapter 4, :mod:`resnet_lessons.distribute`), each global batch split evenly over the replicas.
 """
 
 from __future__ import annotations
@@ -31,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet_lessons import checkpoints, data, models, pipeline, profiles, progress
+from resnet_lessons import arguments, checkpoints, data, models, pipeline, profiles, progress
 
 
 # --------------------------------------------------------------------------------------------- the optimiser
@@ -51,8 +45,7 @@ class SGDWithL2(keras.optimizers.SGD):
 
     def __init__(self, l2: float = 0.0, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(l2, (int, float)) or l2 < 0:
-            raise ValueError(f"l2 must be a number >= 0, got {l2!r}")
+        arguments.require(arguments.is_number(l2) and l2 >= 0, "l2", l2, "a number >= 0")
         self.l2 = float(l2)
 
     def update_step(self, gradient, variable, learning_rate):
@@ -87,15 +80,12 @@ class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step):
         return profiles.step_decay(keras.ops.cast(step, "float32"), learning_rate=self.learning_rate,
                                    decay_iterations=self.boundaries, warmup_iterations=self.warmup_iterations,
-                                   warmup_learning_rate=self.warmup_learning_rate, as_number=_as_float32)
+                                   warmup_learning_rate=self.warmup_learning_rate,
+                                   as_number=lambda condition: keras.ops.cast(condition, "float32"))
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "boundaries": self.boundaries,
                 "warmup_iterations": self.warmup_iterations, "warmup_learning_rate": self.warmup_learning_rate}
-
-
-def _as_float32(condition):
-    return keras.ops.cast(condition, "float32")
 
 
 def compile_for_training(model: keras.Model, config: profiles.TrainConfig, steps_per_epoch: int) -> None:
@@ -104,8 +94,11 @@ def compile_for_training(model: keras.Model, config: profiles.TrainConfig, steps
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
     if not isinstance(config, profiles.TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
-    if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-        raise ValueError(f"steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
+    _compile(model, config, arguments.positive_int(steps_per_epoch, "steps_per_epoch"))
+
+
+def _compile(model, config, steps_per_epoch):
+    """:func:`compile_for_training` for arguments checked already (by :func:`train`, :func:`estimate_training_time`)."""
     schedule = WarmupStepDecay(config.learning_rate, config.decay_iterations(steps_per_epoch),
                                config.warmup_iterations, config.warmup_learning_rate)
     model.compile(
@@ -238,9 +231,7 @@ class PreparedData:
     @property
     def held_out(self) -> tuple[np.ndarray, np.ndarray]:
         """The (images, labels) measured after every epoch: the validation split if there is one, else the test split."""
-        if self.validation is not None:
-            return self.validation
-        return self.dataset.x_test, self.dataset.y_test
+        return self.validation if self.validation is not None else (self.dataset.x_test, self.dataset.y_test)
 
 
 def prepare_data(dataset: data.ImageDataset, config: profiles.TrainConfig, *, seed: int = 0) -> PreparedData:
@@ -303,22 +294,15 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
         The :class:`TrainingHistory` of all epochs, the resumed ones included; with a validation split, also the test
         split's loss and error measured once after the last epoch.
     """
-    config = profiles.get_profile(config)
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    strategy = _check_strategy(model, strategy, config)
-    prepared = prepare_data(dataset, config, seed=seed)
-    _check_model_fits(model, prepared.dataset, config)
+    seed = arguments.non_negative_int(seed, "seed")
+    config, strategy, prepared, steps = _prepare_run(model, dataset, config, strategy, seed)
     train_set = prepared.dataset
-    steps = pipeline.steps_per_epoch(train_set.num_train, config.batch_size)
     history = TrainingHistory(label=label or model.name, profile=config.name, data_description=prepared.description,
                               seed=seed, steps_per_epoch=steps)
     checkpoint = checkpoints.Checkpoint(checkpoint_dir, model, config, seed, history) if checkpoint_dir else None
     # The optimizer's variables (momentum, step count) must be created in the scope, mirrored like the weights.
     with strategy.scope():
-        compile_for_training(model, config, steps)
+        _compile(model, config, steps)
         if checkpoint is not None:
             history = checkpoint.restore()
     first_epoch = len(history.epochs)
@@ -406,15 +390,21 @@ def _check_strategy(model, strategy, config) -> tf.distribute.Strategy:
     return strategy
 
 
-def _check_model_fits(model, dataset, config):
-    expected = (dataset.image_size, dataset.image_size, 3)
+def _prepare_run(model, dataset, config, strategy, seed):
+    """What :func:`train` and :func:`estimate_training_time` start from, each checked once: the profile, the strategy
+    (with the model), the data under the profile, which the model must fit, and the steps per epoch."""
+    config = profiles.get_profile(config)
+    strategy = _check_strategy(model, strategy, config)
+    prepared = prepare_data(dataset, config, seed=seed)
+    expected = (prepared.dataset.image_size, prepared.dataset.image_size, 3)
     if tuple(model.input_shape[1:]) != expected:
         raise ValueError(
             f"model {model.name!r} takes inputs of shape {tuple(model.input_shape[1:])}, but profile "
             f"{config.name!r} trains on {expected} images: build it with input_shape=config.input_shape")
-    if model.output_shape[-1] != dataset.num_classes:
+    if model.output_shape[-1] != prepared.dataset.num_classes:
         raise ValueError(f"model {model.name!r} has {model.output_shape[-1]} outputs, but the data set has "
-                         f"{dataset.num_classes} classes")
+                         f"{prepared.dataset.num_classes} classes")
+    return config, strategy, prepared, pipeline.steps_per_epoch(prepared.dataset.num_train, config.batch_size)
 
 
 class _HistoryRecorder(keras.callbacks.Callback):
@@ -422,9 +412,7 @@ class _HistoryRecorder(keras.callbacks.Callback):
 
     def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, validation: bool, test_batches=None):
         super().__init__()
-        self.history_ = history
-        self.config = config
-        self.validation = validation
+        self.history_, self.config, self.validation = history, config, validation
         self.test_batches = test_batches  # measured after every epoch as well, if given (a run that validates)
         self.epoch_started = 0.0
 
@@ -457,12 +445,8 @@ class _Progress(keras.callbacks.Callback):
     def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, status: progress.LiveStatus,
                  interval: float = 5.0):
         super().__init__()
-        self.history_ = history
-        self.config = config
-        self.status = status
-        self.interval = interval
-        self.last_report = 0.0
-        self.epoch_started = 0.0
+        self.history_, self.config, self.status, self.interval = history, config, status, interval
+        self.last_report = self.epoch_started = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.last_report = self.epoch_started = time.perf_counter()
@@ -566,30 +550,26 @@ def estimate_training_time(model: keras.Model, dataset: data.ImageDataset,
     ``burn_in_steps`` are not timed: they include tracing and compiling the step function. ``strategy`` is as in
     :func:`train`: the copy is built and trained under it.
     """
-    config = profiles.get_profile(config)
-    strategy = _check_strategy(model, strategy, config)
-    for name, value, least in (("burn_in_steps", burn_in_steps, 0), ("measured_steps", measured_steps, 1)):
-        if not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-    prepared = prepare_data(dataset, config)
-    _check_model_fits(model, prepared.dataset, config)
+    burn_in_steps = arguments.non_negative_int(burn_in_steps, "burn_in_steps")
+    measured_steps = arguments.positive_int(measured_steps, "measured_steps")
+    config, strategy, prepared, steps = _prepare_run(model, dataset, config, strategy, seed=0)
     train_set = prepared.dataset
-    steps = pipeline.steps_per_epoch(train_set.num_train, config.batch_size)
     with strategy.scope():
         copy = keras.models.clone_model(model)
-        compile_for_training(copy, config, steps)
+        _compile(copy, config, steps)
     batches = pipeline.train_pipeline(train_set.x_train, train_set.y_train, batch_size=config.batch_size,
                                       mean=prepared.mean, std=prepared.std, seed=0, augment=config.augment).repeat()
-    timer = _StepTimer()
+    times = []  # when training started, then when each step ended
+    timer = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: times.append(time.perf_counter()),
+                                           on_train_batch_end=lambda batch, logs: times.append(time.perf_counter()))
     copy.fit(batches, epochs=1, steps_per_epoch=burn_in_steps + measured_steps, callbacks=[timer], shuffle=False,
              verbose=0)
-    step_times = np.diff(timer.times)[burn_in_steps:]
-    held_out_images, held_out_labels = prepared.held_out
-    held_out_batches = pipeline.eval_pipeline(held_out_images, held_out_labels, batch_size=config.batch_size,
-                                              mean=prepared.mean, std=prepared.std)
+    step_times = np.diff(times)[burn_in_steps:]
+    held_out_batches = pipeline.eval_pipeline(*prepared.held_out, batch_size=config.batch_size, mean=prepared.mean,
+                                              std=prepared.std)
     # Evaluation after every epoch: trace on one batch, time a few, extrapolate to the whole held-out split.
     copy.evaluate(held_out_batches.take(1), verbose=0)
-    num_held_out = len(held_out_labels)
+    num_held_out = len(prepared.held_out[1])
     timed_batches = min(measured_steps, math.ceil(num_held_out / config.batch_size))
     started = time.perf_counter()
     copy.evaluate(held_out_batches.take(timed_batches), verbose=0)
@@ -597,11 +577,3 @@ def estimate_training_time(model: keras.Model, dataset: data.ImageDataset,
         num_held_out, timed_batches * config.batch_size)
     return TimeEstimate(seconds_per_step=float(np.median(step_times)), seconds_per_evaluation=seconds_per_evaluation,
                         steps_per_epoch=steps, epochs=config.epochs, batch_size=config.batch_size)
-
-
-class _StepTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.times = [time.perf_counter()]
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter())
