@@ -21,12 +21,14 @@ Import the modules you need; importing the package itself loads nothing else and
 - ``identity``: identity layers, deepening a trained net, Jacobians, learning the identity (chapter 2).
 - ``graph``, ``diagram``: the layer graph of a built model, and block diagrams drawn from it (chapter 3).
 - ``equivalence``: copy weights between two implementations, pair layers by structure, compare their outputs.
-- ``timing``, ``bench``, ``hardware``: one timing loop and the machine's matmul ceiling; honest timing of forward,
-  backward and training steps; and what the machine is (chapter 6; ``python -m resnet_lessons.bench --help``).
+- ``timing``, ``bench`` (with ``bench_specs`` and ``bench_report``), ``hardware``: one timing loop and the machine's
+  ceiling; honest timing of forward, backward and training steps, what can be measured and the reports of what was;
+  and what the machine is (chapter 6; ``python -m resnet_lessons.bench --help``).
 - ``lesions``, ``shattered``, ``initializers``: residual nets as ensembles of paths (block deletions, path
   gradients), shattered gradients of 1-D inputs, and Dirac initialisation (chapter 7).
 - ``plots``: training curves, gradient norms and image grids; ``checks``: checkers for the exercises.
-- ``seeding``: the one call that makes a run repeatable.
+- ``seeding``: the one call that makes a run repeatable; ``arguments``: the argument checkers every module uses.
+- ``run_store``: train once, reuse everywhere: finished runs kept on this machine, keyed by what decides them.
 """
 
 __version__ = "0.1.0"
