@@ -73,7 +73,8 @@ class Checkpoint(keras.callbacks.Callback):
         epoch_folder = self.directory / saved["latest"]
         # Keras saves a compiled model's optimizer state with its weights; it restores it only into a built optimizer.
         optimizer = self.model_.optimizer
-        optimizer.build(self.model_.trainable_variables)
+        if not optimizer.built:
+            optimizer.build(self.model_.trainable_variables)
         self.model_.load_weights(epoch_folder / "model.weights.h5")
         expected_iterations = saved["epochs_done"] * self.history_.steps_per_epoch
         if int(optimizer.iterations) != expected_iterations:

@@ -142,6 +142,16 @@ def test_an_unfinished_validated_run_has_no_test_error_yet():
         plain.final("validation_error")
 
 
+def test_the_training_step_is_traced_once(dataset):
+    # The optimizer is built before the first step: a first step that creates its variables would be traced twice.
+    model = tiny_model()
+    traced = []
+    train_step = model.train_step
+    model.train_step = lambda batch: traced.append(batch) or train_step(batch)
+    train.train(model, dataset, TINY, verbose=False)
+    assert len(traced) == 1
+
+
 def test_interrupted_run_resumes_without_losing_an_epoch(dataset, tmp_path):
     uninterrupted = train.train(tiny_model(), dataset, TINY, checkpoint_dir=tmp_path / "whole", verbose=False)
 
