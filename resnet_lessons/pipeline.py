@@ -182,7 +182,11 @@ def train_pipeline(
     dataset = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(batches_of_epoch)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality((last_epoch - first_epoch) * steps))
     dataset = dataset.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # Without tf.data's autotuning thread: destroying the iterator at the end of a training run waited for it, about
+    # 10 s per run here (a quick-profile plain-20 run took 43 s instead of 33), and the batches are the same.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def eval_pipeline(images, labels, *, batch_size: int, mean, std) -> tf.data.Dataset:
