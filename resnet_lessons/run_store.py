@@ -3,10 +3,10 @@
 Chapters 0 to 4 train the same plain-20/56 and ResNet-20/56 under the same profile, data and seed, and chapter 7
 needs trained networks too. :func:`trained` builds the network and returns it trained, with its history: read back
 from the store when the same run has finished here before, trained (and stored) otherwise, with one line saying
-which. A run is the same run when its network (name, parameter count and initial weights), its full training config, its data, its
-seed, the versions of Keras and TensorFlow and this package's source code (every module of it, so that a change to
-the code trains again) are the same; training is seeded, so on one machine the two paths give the same weights, bit
-for bit.
+which. A run is the same run when its network (name, parameter count and initial weights), its full training
+config, its data, its seed, the versions of Keras and TensorFlow and this package's source code (every module of it,
+so that a change to the code trains again) are the same; training is seeded, so on one machine the two paths give
+the same weights, bit for bit.
 
 The store is a folder of :mod:`resnet_lessons.checkpoints` folders, one per run, named ``<network>-<key digest>``:
 a run interrupted half-way resumes from its last finished epoch the next time it is asked for. It lives in
@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 import resnet_lessons
-from resnet_lessons import checkpoints, data, profiles, seeding, train
+from resnet_lessons import arguments, checkpoints, data, profiles, seeding, train
 
 STORE_ENVIRONMENT_VARIABLE = "RESNET_LESSONS_RUN_STORE"
 DEFAULT_STORE = pathlib.Path("~/.cache/resnet_lessons/runs")
@@ -61,13 +61,14 @@ def run_key(model: keras.Model, dataset: data.ImageDataset, config: profiles.Tra
     another run. It enters the key only above one, so one-device runs keep one key whatever strategy (the default
     one, or none) a chapter trains them under.
     """
+    replicas = arguments.positive_int(replicas, "replicas")
     weights = hashlib.sha256()
     for value in model.get_weights():
         weights.update(np.ascontiguousarray(value).tobytes())
     key = {"network": model.name, "parameters": model.count_params(), "initial_weights": weights.hexdigest(),
-           "config": dataclasses.asdict(config),
-           "data": dataset.description, "seed": seed, "resnet_lessons": resnet_lessons.__version__,
-           "source": source_digest(), "keras": keras.__version__, "tensorflow": tf.__version__}
+           "config": dataclasses.asdict(config), "data": dataset.description, "seed": seed,
+           "resnet_lessons": resnet_lessons.__version__, "source": source_digest(), "keras": keras.__version__,
+           "tensorflow": tf.__version__}
     if replicas > 1:
         key["replicas"] = replicas
     return json.loads(json.dumps(key))

@@ -80,6 +80,8 @@ def test_several_replicas_make_another_run_and_one_device_keeps_its_key(dataset,
     assert run_store.run_folder(model, dataset, TINY, 0, tmp_path, replicas=1) == one_device
     assert run_store.run_folder(model, dataset, TINY, 0, tmp_path, replicas=2) != one_device
     assert run_store.run_key(model, dataset, TINY, 0, replicas=2)["replicas"] == 2
+    with pytest.raises(ValueError, match="replicas must be a positive integer, got 0"):
+        run_store.run_key(model, dataset, TINY, 0, replicas=0)
     # Trained without a strategy, the run is found again by a chapter that passes the default strategy explicitly.
     run_store.trained(BUILD, dataset, TINY, seed=0, store=tmp_path, verbose=False)
     _, history = run_store.trained(BUILD, dataset, TINY, seed=0, store=tmp_path, label="again",
