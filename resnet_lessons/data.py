@@ -1,19 +1,13 @@
 """The data sets of the book: one container, one loader over a table of sources, and the transforms around them.
 
-Chapter 0: every chapter trains on an :class:`ImageDataset`, obtained from :func:`load_dataset`. That is real
-CIFAR-10 (He et al. 2016, section 4.2) when it can be had: the official release from the Keras cache or downloaded,
-else an image-folder copy named by ``$RESNET_LESSONS_CIFAR10_FOLDER`` (see ``resnet_lessons.cifar10``). Only when
-none of these exists is it a deterministic synthetic set of CIFAR-shaped images (``resnet_lessons.synthetic``), with
-a notice, so every chapter runs anywhere and says which data it used.
+Chapter 0: every chapter trains on an :class:`ImageDataset` from :func:`load_dataset`: real CIFAR-10 (He et al.
+2016, section 4.2) when it can be had (``resnet_lessons.cifar10``), else, with a notice, a deterministic synthetic
+set of CIFAR-shaped images (``resnet_lessons.synthetic``), so every chapter runs anywhere and says which data it used.
 
-A source is a module whose loader returns arrays, class names and a description, as ``keras.datasets`` loaders
-return arrays; it knows nothing of the container. :data:`_LOADERS` is the one table that maps a source's name to its
-loader: a new data set (CIFAR-100, an image folder of one's own) is a module and one entry there.
-
-The helpers here work on whole data sets held in memory as uint8 arrays:
-:func:`subset` (the first N images, for quick runs), :func:`resize` (area downsampling, e.g. 32 -> 16 to
-make CPU runs four times cheaper), :func:`split_validation` (the paper's 45k/5k split) and
-:func:`channel_statistics` (the per-channel mean and standard deviation used to normalise inputs).
+A source returns arrays, class names and a description, as ``keras.datasets`` loaders do, and knows nothing of the
+container; :data:`_LOADERS` maps a source's name to its loader, so a new data set is a module and one entry there.
+The transforms (:func:`subset`, :func:`resize`, :func:`split_validation`, :func:`channel_statistics`) work on whole
+uint8 data sets in memory.
 """
 
 import dataclasses
@@ -36,21 +30,15 @@ _CHUNK_SIZE = 5_000
 class ImageDataset:
     """A labelled image classification data set with a train and a test split, held in memory.
 
-    Why: one container for real and synthetic data, so models, training loops and plots never need to know
-    which one a run is using; ``description`` says it in words for printing beside results.
+    One container for real and synthetic data, so models, training loops and plots never need to know which one a
+    run uses; ``description`` says it in words for printing beside results. Checked on creation (``ValueError``).
 
     Attributes:
         name: the source it came from, e.g. ``"cifar10"`` or ``"synthetic"`` (see :data:`SOURCES`).
-        x_train: training images, uint8, shape (num_train, image_size, image_size, 3).
-        y_train: training labels, int32, shape (num_train,), values in [0, num_classes).
-        x_test: test images, uint8, shape (num_test, image_size, image_size, 3).
-        y_test: test labels, int32, shape (num_test,), values in [0, num_classes).
-        class_names: one name per class; its length is the number of classes.
+        x_train, x_test: uint8 images (N, image_size, image_size, 3).
+        y_train, y_test: int32 labels (N,) in [0, num_classes).
+        class_names: one name per class.
         description: one line naming the data in use (source, sizes, where it came from).
-
-    Raises:
-        ValueError: if an array has the wrong type, dtype or shape, the splits disagree in image size,
-            or a label lies outside [0, num_classes).
     """
 
     name: str
@@ -72,18 +60,14 @@ class ImageDataset:
             raise ValueError(f"class_names must contain only strings, got {self.class_names!r}")
         for split in ("train", "test"):
             images = getattr(self, f"x_{split}")
-            labels = getattr(self, f"y_{split}")
             _check_images(images, f"x_{split}")
-            _check_labels(labels, len(images), len(self.class_names), f"y_{split}")
+            _check_labels(getattr(self, f"y_{split}"), len(images), len(self.class_names), f"y_{split}")
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
-            raise ValueError(
-                f"x_train and x_test must have the same image shape, got {self.x_train.shape[1:]} "
-                f"and {self.x_test.shape[1:]}"
-            )
+            raise ValueError(f"x_train and x_test must have the same image shape, got {self.x_train.shape[1:]} "
+                             f"and {self.x_test.shape[1:]}")
 
     @property
     def num_classes(self) -> int:
-        """The number of classes (the length of ``class_names``)."""
         return len(self.class_names)
 
     @property
@@ -93,40 +77,36 @@ class ImageDataset:
 
     @property
     def num_train(self) -> int:
-        """The number of training images."""
         return int(self.x_train.shape[0])
 
     @property
     def num_test(self) -> int:
-        """The number of test images."""
         return int(self.x_test.shape[0])
+
+
+def _check_array(array, argument_name, dtype):
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{argument_name} must be a numpy array, got {type(array).__name__}")
+    if array.dtype != dtype:
+        raise ValueError(f"{argument_name} must have dtype {np.dtype(dtype)}, got {array.dtype}")
 
 
 def _check_images(images, argument_name):
     """Raise ValueError unless ``images`` is a uint8 array of square RGB images (N, H, H, 3)."""
-    if not isinstance(images, np.ndarray):
-        raise ValueError(f"{argument_name} must be a numpy array, got {type(images).__name__}")
-    if images.dtype != np.uint8:
-        raise ValueError(f"{argument_name} must have dtype uint8, got {images.dtype}")
+    _check_array(images, argument_name, np.uint8)
     if images.ndim != 4 or images.shape[3] != 3 or images.shape[1] != images.shape[2] or images.shape[1] < 1:
-        raise ValueError(
-            f"{argument_name} must have shape (num_images, size, size, 3) with square RGB images, "
-            f"got {images.shape}"
-        )
+        raise ValueError(f"{argument_name} must have shape (num_images, size, size, 3) with square RGB images, "
+                         f"got {images.shape}")
 
 
 def _check_labels(labels, num_images, num_classes, argument_name):
     """Raise ValueError unless ``labels`` is an int32 vector of ``num_images`` labels in [0, num_classes)."""
-    if not isinstance(labels, np.ndarray):
-        raise ValueError(f"{argument_name} must be a numpy array, got {type(labels).__name__}")
-    if labels.dtype != np.int32:
-        raise ValueError(f"{argument_name} must have dtype int32, got {labels.dtype}")
+    _check_array(labels, argument_name, np.int32)
     if labels.shape != (num_images,):
         raise ValueError(f"{argument_name} must have shape ({num_images},) to match the images, got {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"{argument_name} must hold labels in [0, {num_classes}), got values from {labels.min()} to {labels.max()}"
-        )
+        raise ValueError(f"{argument_name} must hold labels in [0, {num_classes}), got values from {labels.min()} "
+                         f"to {labels.max()}")
 
 
 def _load_cifar10(*, download, cifar10_folder, verbose, **_):
@@ -148,54 +128,29 @@ _LOADERS = {"cifar10": _load_cifar10, "synthetic": _load_synthetic}
 SOURCES = ("auto", *_LOADERS)
 
 
-def load_dataset(
-    source: str = "auto",
-    *,
-    num_train: int | None = None,
-    num_test: int | None = None,
-    seed: int = 0,
-    download: bool = True,
-    cifar10_folder=None,
-    verbose: bool = True,
-) -> ImageDataset:
+def load_dataset(source: str = "auto", *, num_train: int | None = None, num_test: int | None = None, seed: int = 0,
+                 download: bool = True, cifar10_folder=None, verbose: bool = True) -> ImageDataset:
     """Load the data a chapter trains on: CIFAR-10 when it can be had, else the synthetic set.
 
-    Why: the book must run anywhere, including offline machines without a CIFAR-10 cache, and it must
-    say clearly which data produced its numbers. ``"auto"`` therefore falls back to the synthetic set
-    with one visible notice rather than failing or hanging.
+    The book must run anywhere, offline machines without a CIFAR-10 cache included, and say which data produced its
+    numbers: ``"auto"`` therefore falls back to the synthetic set with one visible notice rather than failing.
 
     Args:
-        source: ``"cifar10"`` (real CIFAR-10 or an error), ``"synthetic"`` (the procedurally generated
-            set), or ``"auto"`` (CIFAR-10 if available, else synthetic, with a notice).
-        num_train: keep only the first ``num_train`` training images (None keeps all 50,000). For the
-            synthetic set only these are generated.
-        num_test: keep only the first ``num_test`` test images (None keeps all 10,000).
+        source: ``"cifar10"`` (real CIFAR-10 or a ``cifar10.CIFAR10Unavailable``), ``"synthetic"``, or ``"auto"``.
+        num_train, num_test: keep only the first images of each split (None keeps all); for the synthetic set only
+            these are generated.
         seed: the seed of the synthetic set (CIFAR-10 is fixed and ignores it).
         download: whether CIFAR-10 may be downloaded when it is not in the Keras cache.
-        cifar10_folder: an image-folder copy of CIFAR-10 (a folder or a ``.tar.gz``/``.zip`` archive of
-            ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``), used when the official release is neither
-            cached nor downloadable; None uses ``$RESNET_LESSONS_CIFAR10_FOLDER`` if it is set.
+        cifar10_folder: an image-folder copy of CIFAR-10 (see ``cifar10.load_data``'s ``image_folder``).
         verbose: print the line ``Data: <description>``, and the notice when ``"auto"`` falls back.
-
-    Returns:
-        The :class:`ImageDataset`, with a ``description`` naming the data in use.
-
-    Raises:
-        ValueError: for an unknown ``source`` or a ``num_train``/``num_test`` that is not a positive
-            int no larger than the split.
-        resnet_lessons.cifar10.CIFAR10Unavailable: with ``source="cifar10"``, when CIFAR-10 is neither
-            cached nor downloadable and no image-folder copy is set (a ``downloads.Unavailable``).
-        ValueError: also when the image-folder copy that was set is missing or malformed (naming the file).
     """
     if source != "auto" and source not in _LOADERS:
         names = ", ".join(repr(name) for name in ("auto", *_LOADERS))
         raise ValueError(f"source must be one of {names}, got {source!r}")
-    for argument, count, available in (("num_train", num_train, CIFAR10_NUM_TRAIN),
-                                       ("num_test", num_test, CIFAR10_NUM_TEST)):
-        if count is not None:
-            arguments.count_at_most(count, argument, available, what="the images available")
+    # checked before loading; subset() takes them
+    _first(num_train, "num_train", CIFAR10_NUM_TRAIN), _first(num_test, "num_test", CIFAR10_NUM_TEST)
     options = dict(num_train=num_train, num_test=num_test, seed=seed, download=download,
-                     cifar10_folder=cifar10_folder, verbose=verbose)
+                   cifar10_folder=cifar10_folder, verbose=verbose)
     name = "cifar10" if source == "auto" else source
     fallback_reason = None
     try:
@@ -211,62 +166,39 @@ def load_dataset(
         if verbose:
             print(f"Notice: CIFAR-10 is not available here ({fallback_reason}), so this run uses synthetic "
                   "CIFAR-shaped data; its numbers are not comparable with the paper's CIFAR-10 results.")
-    dataset = ImageDataset(name, x_train, y_train, x_test, y_test, class_names, description)
-    dataset = subset(dataset, num_train=num_train, num_test=num_test)
+    dataset = subset(ImageDataset(name, x_train, y_train, x_test, y_test, class_names, description),
+                     num_train=num_train, num_test=num_test)
     if verbose:
         print(f"Data: {dataset.description}")
     return dataset
 
 
 def subset(dataset: ImageDataset, num_train: int | None = None, num_test: int | None = None) -> ImageDataset:
-    """Keep the first images of each split, for quick runs.
+    """Keep the first images of each split (None keeps a split whole), for quick runs.
 
-    Why: the first N (rather than a random N) make a quick run see the same images every time, and for
-    the synthetic set they are the very images a larger request would start with.
-
-    Args:
-        dataset: the data set to cut.
-        num_train: how many training images to keep (None keeps them all).
-        num_test: how many test images to keep (None keeps them all).
-
-    Returns:
-        A new :class:`ImageDataset` (sharing memory with ``dataset``); ``dataset`` itself if nothing is cut.
-
-    Raises:
-        ValueError: if a count is not a positive int no larger than the split.
+    The first N rather than a random N: a quick run sees the same images every time, and for the synthetic set they
+    are the very images a larger request would start with. Returns ``dataset`` itself if nothing is cut.
     """
-    num_train = dataset.num_train if num_train is None else arguments.count_at_most(
-        num_train, "num_train", dataset.num_train, what="the images available")
-    num_test = dataset.num_test if num_test is None else arguments.count_at_most(
-        num_test, "num_test", dataset.num_test, what="the images available")
+    num_train = _first(num_train, "num_train", dataset.num_train)
+    num_test = _first(num_test, "num_test", dataset.num_test)
     if num_train == dataset.num_train and num_test == dataset.num_test:
         return dataset
     return dataclasses.replace(
-        dataset,
-        x_train=dataset.x_train[:num_train],
-        y_train=dataset.y_train[:num_train],
-        x_test=dataset.x_test[:num_test],
-        y_test=dataset.y_test[:num_test],
-        description=f"{dataset.description}; using the first {num_train:,} train / {num_test:,} test images",
-    )
+        dataset, x_train=dataset.x_train[:num_train], y_train=dataset.y_train[:num_train],
+        x_test=dataset.x_test[:num_test], y_test=dataset.y_test[:num_test],
+        description=f"{dataset.description}; using the first {num_train:,} train / {num_test:,} test images")
+
+
+def _first(count, name, available):
+    """How many of the ``available`` images to keep: ``count`` checked, or all of them for None."""
+    return available if count is None else arguments.count_at_most(count, name, available, what="the images available")
 
 
 def downsample_images(images: np.ndarray, image_size: int) -> np.ndarray:
-    """Area-downsample square uint8 images by an integer factor (averaging factor x factor blocks).
+    """Area-downsample square uint8 images (N, H, H, 3) to ``image_size``, which must divide H.
 
-    Why: averaging blocks is what a camera with bigger pixels would record, so it keeps the image's
-    content without the aliasing of plain subsampling; 16x16 images make CPU training ~4x cheaper.
-
-    Args:
-        images: uint8 array (N, H, H, 3).
-        image_size: the new height and width; must divide H.
-
-    Returns:
-        uint8 array (N, image_size, image_size, 3), each pixel the rounded mean of its block.
-
-    Raises:
-        ValueError: if ``images`` is not (N, H, H, 3) uint8, or ``image_size`` is not a positive
-            divisor of H.
+    Averaging factor x factor blocks is what a camera with bigger pixels would record: it keeps the content without
+    the aliasing of plain subsampling; 16x16 images make CPU training ~4x cheaper. Each pixel is the rounded mean.
     """
     _check_images(images, "images")
     size = images.shape[1]
@@ -289,51 +221,27 @@ def downsample_images(images: np.ndarray, image_size: int) -> np.ndarray:
 
 
 def resize(dataset: ImageDataset, image_size: int) -> ImageDataset:
-    """Area-downsample every image of a data set, e.g. 32x32 -> 16x16 by averaging 2x2 blocks.
+    """Area-downsample every image of a data set (e.g. 32x32 -> 16x16, see :func:`downsample_images`).
 
-    Args:
-        dataset: the data set to resize.
-        image_size: the new height and width; must be positive and divide ``dataset.image_size``.
-
-    Returns:
-        A new :class:`ImageDataset` with uint8 images of ``image_size``; ``dataset`` itself when
-        ``image_size`` equals its current size.
-
-    Raises:
-        ValueError: if ``image_size`` is not positive or does not divide the current size.
+    Returns ``dataset`` itself when ``image_size`` equals its current size.
     """
     x_train = downsample_images(dataset.x_train, image_size)
     if x_train is dataset.x_train:
         return dataset
-    return dataclasses.replace(
-        dataset,
-        x_train=x_train,
-        x_test=downsample_images(dataset.x_test, image_size),
-        description=f"{dataset.description}; area-downsampled to {image_size}x{image_size}",
-    )
+    return dataclasses.replace(dataset, x_train=x_train, x_test=downsample_images(dataset.x_test, image_size),
+                               description=f"{dataset.description}; area-downsampled to {image_size}x{image_size}")
 
 
 def split_validation(dataset: ImageDataset, num_validation: int, seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
-    """Hold out part of the training split as a validation set, as the paper's 45k/5k split does.
+    """Hold out ``num_validation`` training images (chosen at random given ``seed``) as the paper's 45k/5k split does.
 
-    Why: He et al. (2016, section 4.2) choose hyperparameters on 5k of the 50k training images and
-    report test error only for the final recipe; this keeps the test set out of every decision.
-
-    The held-out images are a fixed random choice given ``seed``; both splits keep their original order.
-
-    Args:
-        dataset: the data set whose training split is divided.
-        num_validation: how many training images to hold out (5,000 in the paper).
-        seed: seed of the random choice of held-out images.
+    He et al. (2016, section 4.2) choose hyperparameters on 5k of the 50k training images, keeping the test set out
+    of every decision. Both splits keep their original order.
 
     Returns:
-        ``(train_part, validation_as_test)``: two data sets that both train on the remaining
-        ``num_train - num_validation`` images (the same array). ``train_part`` keeps the original test
-        split; ``validation_as_test`` has the held-out images as its test split, so any code that
-        evaluates "the test split" evaluates on validation data instead.
-
-    Raises:
-        ValueError: if ``num_validation`` is not a positive int smaller than the training split.
+        ``(train_part, validation_as_test)``, both training on the remaining images: ``train_part`` keeps the test
+        split, ``validation_as_test`` has the held-out images as its test split, so code that evaluates "the test
+        split" evaluates on validation data instead.
     """
     num_validation = arguments.count_at_most(num_validation, "num_validation", dataset.num_train - 1,
                                              what="fewer than the training images")
@@ -342,48 +250,29 @@ def split_validation(dataset: ImageDataset, num_validation: int, seed: int = 0) 
     keep_indices = np.sort(order[num_validation:])
     x_keep = dataset.x_train[keep_indices]
     y_keep = dataset.y_train[keep_indices]
-    num_keep = len(keep_indices)
+    training_on = f"{dataset.description}; training on {len(keep_indices):,} images"
     train_part = dataclasses.replace(
-        dataset,
-        x_train=x_keep,
-        y_train=y_keep,
-        description=f"{dataset.description}; training on {num_keep:,} images, {num_validation:,} held out "
-        f"for validation (seed {seed})",
-    )
+        dataset, x_train=x_keep, y_train=y_keep,
+        description=f"{training_on}, {num_validation:,} held out for validation (seed {seed})")
     validation_as_test = dataclasses.replace(
-        dataset,
-        x_train=x_keep,
-        y_train=y_keep,
-        x_test=dataset.x_train[validation_indices],
+        dataset, x_train=x_keep, y_train=y_keep, x_test=dataset.x_train[validation_indices],
         y_test=dataset.y_train[validation_indices],
-        description=f"{dataset.description}; training on {num_keep:,} images, validating on {num_validation:,} "
-        f"held-out training images (seed {seed}) in place of the test split",
-    )
+        description=f"{training_on}, validating on {num_validation:,} held-out training images (seed {seed}) in "
+        "place of the test split")
     return train_part, validation_as_test
 
 
 def channel_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation of a set of images, in [0, 255] pixel units.
+    """Per-channel mean and standard deviation of images (N, H, W, 3), float32 (3,) each in [0, 255] pixel units.
 
-    Why: the paper normalises inputs by subtracting the per-pixel mean; the common per-channel
-    variant also divides by the standard deviation so every input channel has unit scale. The
-    statistics must come from the training images only.
-
-    Args:
-        images: uint8 (or any numeric) array (N, H, W, 3) with N >= 1.
-
-    Returns:
-        ``(mean, std)``, each float32 of shape (3,) in pixel units, computed in float64.
-
-    Raises:
-        ValueError: if ``images`` is not a non-empty (N, H, W, 3) array.
+    The paper subtracts the per-pixel mean; the common per-channel variant also divides by the standard deviation
+    so every input channel has unit scale. Compute them from the training images only (in float64 here).
     """
     if not isinstance(images, np.ndarray):
         raise ValueError(f"images must be a numpy array, got {type(images).__name__}")
     if images.ndim != 4 or images.shape[3] != 3 or images.shape[0] < 1:
         raise ValueError(
-            f"images must have shape (num_images, height, width, 3) with num_images >= 1, got {images.shape}"
-        )
+            f"images must have shape (num_images, height, width, 3) with num_images >= 1, got {images.shape}")
     total = np.zeros(3, dtype=np.float64)
     total_of_squares = np.zeros(3, dtype=np.float64)
     for start in range(0, len(images), _CHUNK_SIZE):
