@@ -1,17 +1,10 @@
 """Identity mappings, executed: why a deeper network should be no worse, and what a shortcut does (chapter 2).
 
-The paper's argument (He et al. 2015, Sec. 3.1): take a trained shallow network and add layers that compute the
-identity; the deeper network computes the same function, so its training error is no higher. If a deeper plain
-network trains *worse* (chapter 1), the solver is failing to find such solutions. This module makes the argument
-executable and measures what a shortcut changes:
-
-- :func:`dirac_kernel`, :func:`set_to_identity` and :func:`deepen` turn convolution and batch-norm layers into exact
-  identities and build a deep network from a trained shallow one (:func:`identity_kernel_problem` explains why a
-  kernel is not the identity, for the chapter's exercise checker);
-- :func:`learn_identity` trains a block to reproduce its input, to compare a plain block (which has to find the
-  identity) with a residual block (whose branch only has to learn zero); with :func:`near_identity_target` it
-  trains them on mappings *close to* the identity, where the paper's hypothesis places the advantage;
-- :func:`jacobian` measures ``dH/dx`` of a block, where a shortcut adds the identity matrix.
+The paper's argument (Sec. 3.1): a trained shallow net plus layers that compute the identity is a deeper net with the
+same function, so no higher training error; if a deeper plain net trains worse (chapter 1), the solver fails to find
+such solutions. :func:`dirac_kernel`, :func:`set_to_identity` and :func:`deepen` build that deeper net exactly;
+:func:`learn_identity` (with :func:`near_identity_target`) compares how plain and residual blocks learn the identity
+or mappings close to it; :func:`jacobian` measures ``dH/dx``, to which a shortcut adds the identity matrix.
 """
 
 from __future__ import annotations
@@ -32,17 +25,9 @@ MAX_JACOBIAN_SIZE = 4096
 
 
 def dirac_kernel(kernel_size: int, channels: int) -> np.ndarray:
-    """The convolution kernel that outputs its input: 1 at the centre tap from channel ``c`` to channel ``c``.
+    """The float32 kernel ``(k, k, channels, channels)`` that outputs its input: 1 at the centre tap from c to c.
 
-    With ``padding="same"`` and stride 1, output channel ``c`` at pixel ``p`` is then ``1 * x[p, c]`` plus zeros, which
-    is ``x[p, c]`` exactly (adding zeros never rounds).
-
-    Args:
-        kernel_size: side of the square kernel; odd, so that it has a centre.
-        channels: input channels, equal to the output channels.
-
-    Returns:
-        A float32 array of shape ``(kernel_size, kernel_size, channels, channels)``.
+    With ``padding="same"`` and stride 1 the output is ``1 * x[p, c]`` plus zeros, ``x[p, c]`` exactly.
     """
     arguments.require(arguments.is_int(kernel_size) and kernel_size >= 1 and kernel_size % 2 == 1, "kernel_size",
                       kernel_size, "a positive odd integer (a kernel with a centre)")
@@ -54,33 +39,25 @@ def dirac_kernel(kernel_size: int, channels: int) -> np.ndarray:
 
 
 def identity_kernel_problem(kernel) -> str | None:
-    """Say why a convolution with ``kernel`` would not output its input, or return ``None`` if it does.
+    """Say why a convolution with ``kernel`` (``(height, width, in, out)``) would not output its input, else ``None``.
 
-    The verdict is computed, not compared with :func:`dirac_kernel`: a convolution with ``kernel`` (stride 1,
-    ``"same"`` padding) runs on a random batch and its output is compared with the input. When it differs, the
-    kernel's structure says why (chapter 2's exercise checker, :func:`resnet_lessons.checks.check_identity_kernel`,
-    prints the sentence).
-
-    Args:
-        kernel: an array of shape ``(height, width, in_channels, out_channels)``.
-
-    Raises:
-        ValueError: if ``kernel`` is not an array of numbers.
+    The verdict is computed: the convolution (stride 1, ``"same"``) runs on a random batch and its output is compared
+    with the input; the kernel's structure then says why it differs (chapter 2's
+    :func:`resnet_lessons.checks.check_identity_kernel` prints the sentence).
     """
     try:
         kernel = np.asarray(kernel, dtype=np.float32)
     except (TypeError, ValueError):
-        raise ValueError(f"kernel must be an array of numbers (height, width, in_channels, out_channels), got "
+        raise ValueError("kernel must be an array of numbers (height, width, in_channels, out_channels), got "
                          f"{type(kernel).__name__}") from None
     if kernel.ndim != 4:
-        return (f"the kernel has shape {kernel.shape}; a Conv2D kernel has four axes: (height, width, input "
-                "channels, output channels)")
+        return (f"the kernel has shape {kernel.shape}; a Conv2D kernel has four axes: (height, width, input channels, "
+                "output channels)")
     height, width, in_channels, out_channels = kernel.shape
     if in_channels != out_channels or in_channels == 0:
         return f"it maps {in_channels} channels to {out_channels}; the identity keeps the number of channels"
     if height != width or height % 2 == 0:
-        return (f"a {height}x{width} kernel has no centre tap; the identity needs an odd square kernel such as "
-                "3x3")
+        return f"a {height}x{width} kernel has no centre tap; the identity needs an odd square kernel such as 3x3"
     inputs = np.random.default_rng(0).normal(size=(2, 6, 6, in_channels)).astype(np.float32)
     outputs = keras.ops.convert_to_numpy(keras.ops.conv(inputs, kernel, strides=1, padding="same"))
     difference = float(np.max(np.abs(outputs - inputs)))
@@ -102,20 +79,14 @@ def identity_kernel_problem(kernel) -> str | None:
 
 
 def set_to_identity(layer) -> None:
-    """Set the weights of a ``Conv2D`` or ``BatchNormalization`` layer so that it outputs its input (inference mode).
+    """Set the weights of a built ``Conv2D`` or ``BatchNormalization`` layer so that it outputs its input.
 
-    A convolution gets :func:`dirac_kernel` and a zero bias; it must keep the shape (stride 1, ``"same"`` padding, as
-    many filters as input channels, no activation). A batch norm gets scale 1, shift 0, moving mean 0 and a moving
-    variance ``v`` with ``1 / sqrt(v + epsilon) = 1``. In exact arithmetic ``v = 1 - epsilon``; in float32 the
-    vectorised ``rsqrt`` of some CPUs returns 0.99999994 for 1, so the neighbouring float32 values of ``v`` are tried
-    on the layer itself and each channel keeps the first one whose computed scale is exactly 1. The layer is then
-    the identity to the last bit, and chapter 2 can ask for equal outputs, not close ones.
-
-    In training mode a batch norm normalises with the batch's own statistics, so it is the identity only in
-    inference mode: the deeper network computes the same *function* as the shallow one, which is the paper's claim.
-
-    Raises:
-        ValueError: for any other kind of layer, a layer that is not built, or one that cannot keep the shape.
+    A convolution (stride 1, ``"same"``, as many filters as input channels, no activation) gets :func:`dirac_kernel`
+    and a zero bias. A batch norm gets scale 1, shift 0, mean 0 and a variance ``v`` with ``1 / sqrt(v + eps) = 1``:
+    ``1 - eps`` in exact arithmetic, but some CPUs' vectorised float32 ``rsqrt`` gives 0.99999994 for 1, so the
+    neighbouring float32 values are tried on the layer itself, per channel, until the scale is exactly 1: chapter 2
+    can then ask for equal outputs, not close ones. A batch norm is the identity in inference mode only (training mode
+    uses the batch's statistics): the deeper net computes the same *function*, which is the paper's claim.
     """
     _check_can_be_identity(layer)
     if isinstance(layer, keras.layers.Conv2D):
@@ -136,23 +107,14 @@ def set_to_identity(layer) -> None:
 def deepen(shallow: keras.Model, deep: keras.Model) -> list[str]:
     """Make ``deep`` compute what ``shallow`` computes: copy the shared layers, set the others to the identity.
 
-    This is the paper's constructive argument (Sec. 3.1), e.g. with ``shallow = plain20()`` (trained) and
-    ``deep = plain56()``: the layers both networks have (matched by name: ``conv2_block1_1_conv`` ...) are copied,
-    and every other layer with weights, here the conv-BN pairs of blocks 4 to 9 of each stage, is set to the identity
-    by :func:`set_to_identity`. The ReLUs of those extra blocks see the output of a previous ReLU, which is never
-    negative, so they pass it through unchanged: the deep network's outputs equal the shallow one's. The chapter
-    checks that by computation, not by trusting this paragraph.
-
-    Args:
-        shallow: the trained network.
-        deep: a network with every weighted layer of ``shallow`` (same names, same weight shapes) and more.
+    The paper's constructive argument (Sec. 3.1), e.g. a trained ``plain20()`` into ``plain56()``: layers of the same
+    name are copied, every other weighted layer (the conv-BN pairs of blocks 4 to 9 of each stage) goes through
+    :func:`set_to_identity`; the extra ReLUs see non-negative inputs and pass them through, so the outputs are equal.
 
     Returns:
-        The names of the layers set to the identity, in ``deep``'s layer order.
-
-    Raises:
-        ValueError: if a layer of ``shallow`` is missing from ``deep`` or has other weight shapes there, or if an
-            extra layer cannot be the identity. Nothing is changed then.
+        The names of the layers set to the identity, in ``deep``'s layer order. On a ``ValueError`` (a layer of
+        ``shallow`` missing from ``deep`` or of other shapes there, an extra layer that cannot be the identity)
+        nothing is changed.
     """
     for argument, model in (("shallow", shallow), ("deep", deep)):
         if not isinstance(model, keras.Model):
@@ -184,23 +146,11 @@ def deepen(shallow: keras.Model, deep: keras.Model) -> list[str]:
 
 
 def jacobian(model: keras.Model, example) -> np.ndarray:
-    """The Jacobian ``d model(x) / dx`` of a one-input, one-output model at one example, in inference mode.
+    """The Jacobian ``d model(x) / dx`` (float32, ``(output size, input size)``) of a one-input, one-output model.
 
-    Row ``i`` is the gradient of output value ``i`` with respect to every input value: the vector-Jacobian product
-    with the ``i``-th unit vector. All rows are computed in one backward pass over a batch of copies of ``example``
-    (in inference mode every example is processed on its own, so the copies do not interact).
-
-    Args:
-        model: e.g. one residual block as a model, or the part of it up to the addition ``F(x) + x``.
-        example: one input, shaped like ``model``'s input without the batch axis (a leading batch axis of 1 is
-            accepted too).
-
-    Returns:
-        A float32 array of shape ``(output size, input size)``, sizes counted over all axes but the batch.
-
-    Raises:
-        ValueError: for a model with several inputs or outputs, an example of the wrong shape, or a Jacobian larger
-            than ``MAX_JACOBIAN_SIZE`` on a side.
+    Row ``i`` is the vector-Jacobian product with the ``i``-th unit vector; the rows come from one backward pass over a
+    batch of copies of ``example`` (one input, with or without a batch axis of 1), in inference mode, where the copies
+    do not interact. At most ``MAX_JACOBIAN_SIZE`` on a side.
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"expected a keras.Model, got {type(model).__name__}")
@@ -246,28 +196,14 @@ class IdentityLearningCurve:
 
 
 def learn_identity(model: keras.Model, train_inputs, test_inputs, *, epochs: int, batch_size: int = 64,
-                   learning_rate: float = 0.05, momentum: float = 0.9, seed: int = 0,
-                   label: str | None = None, train_targets=None,
-                   test_targets=None) -> IdentityLearningCurve:
-    """Train ``model`` to reproduce its input (target = input, mean squared error, SGD with momentum).
+                   learning_rate: float = 0.05, momentum: float = 0.9, seed: int = 0, label: str | None = None,
+                   train_targets=None, test_targets=None) -> IdentityLearningCurve:
+    """Train ``model`` to reproduce its input (mean squared error, SGD with momentum); the held-out error per epoch.
 
-    Chapter 2 uses it to compare a plain block, whose layers must *find* the identity, with a residual block, whose
-    branch only has to output zero. Every epoch visits ``train_inputs`` in an order drawn from ``(seed, epoch)``, so
-    two models trained with the same arguments see the same batches. Given targets (e.g. from
-    :func:`near_identity_target`), it trains towards them instead of the inputs, in the same order.
-
-    Args:
-        model: a model whose output has its input's shape.
-        train_inputs, test_inputs: arrays ``(N, *input shape)``.
-        epochs: passes over ``train_inputs``.
-        batch_size, learning_rate, momentum: the optimiser's settings.
-        seed: decides the order of the examples in every epoch.
-        label: the run's name; defaults to the model's name.
-        train_targets, test_targets: what the model should output for each input, of the inputs' shapes; default:
-            the inputs themselves.
-
-    Returns:
-        The :class:`IdentityLearningCurve`: the held-out error before training and after every epoch.
+    Chapter 2 compares a plain block, which must *find* the identity, with a residual block, whose branch only has to
+    output zero. Each epoch's order is drawn from ``(seed, epoch)``, so models trained with the same arguments see the
+    same batches. ``train_targets``/``test_targets`` (e.g. :func:`near_identity_target`) replace the inputs as targets.
+    ``label`` defaults to the model's name.
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
@@ -289,30 +225,19 @@ def learn_identity(model: keras.Model, train_inputs, test_inputs, *, epochs: int
     steps, errors = [0], [_mean_squared_error(model, test_inputs, test_targets)]
     for epoch in range(epochs):
         order = np.random.default_rng([seed, epoch]).permutation(len(train_inputs))
-        model.fit(train_inputs[order], train_targets[order], batch_size=batch_size, epochs=1, shuffle=False,
-                  verbose=0)
+        model.fit(train_inputs[order], train_targets[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
         steps.append((epoch + 1) * steps_per_epoch)
         errors.append(_mean_squared_error(model, test_inputs, test_targets))
     return IdentityLearningCurve(label=label or model.name, steps=steps, test_mse=errors)
 
 
 def near_identity_target(inputs, strength: float, *, seed: int = 0) -> np.ndarray:
-    """A mapping close to the identity: ``max(x + strength * G(x), 0)`` for a fixed random convolution ``G``.
+    """A mapping close to the identity, ``max(x + strength * G(x), 0)``, of feature maps ``(N, H, W, C)`` (float32).
 
-    The paper's hypothesis (Sec. 3.1) is about optimal functions *close to* an identity mapping, not the identity
-    itself: "it should be easier for the solver to find the perturbations with reference to an identity mapping".
-    ``strength`` sets how close. ``G`` is a 3x3 convolution, channels to channels with "same" padding and no bias,
-    whose kernel is drawn from ``seed`` with a standard deviation of ``1 / sqrt(9 * channels)``, so that ``G(x)``
-    has about the mean square of ``x``: at strength 1 the perturbation is as large as the input. The ReLU keeps the
-    target non-negative, as the output of a block that ends in a ReLU must be.
-
-    Args:
-        inputs: feature maps ``(N, height, width, channels)``.
-        strength: ``e >= 0`` in ``x + e * G(x)``; 0 gives ``max(x, 0)``, the identity on non-negative inputs.
-        seed: draws ``G``: the same seed gives the same mapping for training and held-out inputs.
-
-    Returns:
-        float32 targets of the inputs' shape.
+    The paper's hypothesis (Sec. 3.1) is about functions *close to* the identity. ``G`` is a 3x3 "same" convolution
+    without bias, its kernel drawn from ``seed`` (one seed, one mapping for training and held-out inputs) with standard
+    deviation ``1 / sqrt(9 * C)``, so ``G(x)`` has about the mean square of ``x``. The ReLU keeps the target
+    non-negative, as a block ending in a ReLU outputs; strength 0 is the identity on non-negative inputs.
     """
     inputs = np.asarray(inputs, dtype=np.float32)
     if inputs.ndim != 4 or 0 in inputs.shape:
@@ -343,25 +268,25 @@ def _check_inputs(inputs, model, name):
     inputs = np.asarray(inputs, dtype=np.float32)
     expected = tuple(model.input_shape[1:])
     if inputs.ndim != len(expected) + 1 or inputs.shape[1:] != expected or len(inputs) == 0:
-        raise ValueError(f"{name} must have shape (N, {', '.join(map(str, expected))}) with N >= 1, "
-                         f"got {inputs.shape}")
+        raise ValueError(f"{name} must have shape (N, {', '.join(map(str, expected))}) with N >= 1, got {inputs.shape}")
     return inputs
 
 
 def _check_can_be_identity(layer) -> None:
     """Raise ``ValueError`` unless :func:`set_to_identity` can turn ``layer`` into an exact identity."""
     name = getattr(layer, "name", repr(layer))
-    if isinstance(layer, keras.layers.BatchNormalization):
-        if not layer.built:
-            raise ValueError(f"layer {name!r} is not built yet: build its model first")
-        if layer.axis not in (-1, _input_rank(layer) - 1):
+    is_norm = isinstance(layer, keras.layers.BatchNormalization)
+    if not is_norm and (not isinstance(layer, keras.layers.Conv2D)
+                        or isinstance(layer, (keras.layers.DepthwiseConv2D, keras.layers.Conv2DTranspose))):
+        raise ValueError(f"cannot set layer {name!r} ({type(layer).__name__}) to the identity: only Conv2D and "
+                         "BatchNormalization layers are supported")
+    if not layer.built:
+        raise ValueError(f"layer {name!r} is not built yet: build its model first")
+    if is_norm:
+        if layer.axis not in (-1, layer.input_spec.ndim - 1):
             raise ValueError(f"batch norm {name!r} normalises axis {layer.axis}; only the last (channel) axis is "
                              "supported")
-        return
-    if isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, (keras.layers.DepthwiseConv2D,
-                                                                        keras.layers.Conv2DTranspose)):
-        if not layer.built:
-            raise ValueError(f"layer {name!r} is not built yet: build its model first")
+    else:
         in_channels = layer.kernel.shape[2]
         problems = []
         if layer.kernel_size[0] != layer.kernel_size[1] or layer.kernel_size[0] % 2 == 0:
@@ -378,22 +303,13 @@ def _check_can_be_identity(layer) -> None:
             problems.append(f"it applies the activation {layer.activation.__name__!r}")
         if problems:
             raise ValueError(f"convolution {name!r} cannot be the identity: {'; '.join(problems)}")
-        return
-    raise ValueError(f"cannot set layer {name!r} ({type(layer).__name__}) to the identity: only Conv2D and "
-                     "BatchNormalization layers are supported")
-
-
-def _input_rank(layer) -> int:
-    """The rank of the inputs a built batch-norm layer accepts (4 for images: batch, height, width, channels)."""
-    return layer.input_spec.ndim
 
 
 def _identity_variance(layer) -> np.ndarray:
-    """A moving variance per channel for which ``layer`` (scale 1, shift 0, mean 0) computes ``x * 1.0`` exactly.
+    """Per channel, the first float32 variance outwards from ``1 - epsilon`` for which ``layer`` computes ``x * 1.0``.
 
-    Each channel gets the first float32 value, starting at ``1 - epsilon`` and moving outwards, for which the
-    layer's computed scale is exactly 1. Channels are tried independently: a vectorised ``rsqrt`` can round
-    differently in the vector lanes and in the scalar tail (17 channels are 16 lanes and 1 tail).
+    Channels are tried independently: a vectorised ``rsqrt`` can round differently in the vector lanes and in the
+    scalar tail (17 channels are 16 lanes and 1 tail).
     """
     channels = layer.moving_variance.shape[0]
     epsilon = np.float32(layer.epsilon)
@@ -403,7 +319,7 @@ def _identity_variance(layer) -> np.ndarray:
     for _ in range(_VARIANCE_CANDIDATES):
         below, above = np.nextafter(below, np.float32(0)), np.nextafter(above, np.float32(2))
         candidates += [above, below]
-    ones = np.ones((1,) * (_input_rank(layer) - 1) + (channels,), dtype=np.float32)
+    ones = np.ones((1,) * (layer.input_spec.ndim - 1) + (channels,), dtype=np.float32)
     chosen = np.full(channels, exact, dtype=np.float32)
     found = np.zeros(channels, dtype=bool)
     for candidate in candidates:
