@@ -1,22 +1,13 @@
 """Real CIFAR-10: the official release from the Keras cache or downloaded there, else an image-folder copy.
 
 Chapter 0: CIFAR-10 (Krizhevsky 2009) is the data set of the paper's CIFAR experiments (He et al. 2016, section 4.2):
-50,000 training and 10,000 test images, 32x32 RGB, 10 classes. :func:`load_data` looks for it in this order:
-
-1. the official release in the Keras cache, where ``keras.datasets.cifar10.load_data()`` keeps it (its
-   python-pickle batch files are read directly, into NHWC uint8 images and int32 labels);
-2. the official release downloaded into that cache (the book and Keras share one copy), through
-   :func:`resnet_lessons.downloads.fetch`, so an offline machine never hangs;
-3. a copy in the image-folder layout (``train/<class>/*.jpg``, ``test/<class>/*.jpg``, as a folder or an archive),
-   named by the ``image_folder`` argument or the ``RESNET_LESSONS_CIFAR10_FOLDER`` environment variable: this is how
-   machines without internet (the book's CI among them) get real photographs. A JPEG copy's pixels are close to,
-   not equal to, the official ones, and its order is a fixed shuffle (see :mod:`resnet_lessons.image_folder`);
-   the description says so.
-
-When none of them works, :class:`CIFAR10Unavailable` says why and what to do. Like ``keras.datasets`` loaders, this
-module returns arrays (and the class names and a description), not the book's container: ``data.load_dataset``
-wraps them. Descriptions name the source in words, never a path of the machine, so they can be printed in stored
-notebook outputs.
+50,000 training and 10,000 test images, 32x32 RGB, 10 classes. :func:`load_data` takes the official release from the
+Keras cache (where ``keras.datasets.cifar10`` keeps it; its batch files are read directly), else downloads it there
+(:func:`resnet_lessons.downloads.fetch`, so an offline machine never hangs), else reads an image-folder copy named by
+``image_folder`` or ``$RESNET_LESSONS_CIFAR10_FOLDER``: how machines without internet (the book's CI among them) get
+real photographs. A JPEG copy's pixels are close to, not equal to, the official ones, and its order is a fixed
+shuffle (:mod:`resnet_lessons.image_folder`); the description says so, and never names a path of the machine, so it
+can be printed in stored notebook outputs. When none works, :class:`CIFAR10Unavailable` says why and what to do.
 """
 
 import os
@@ -31,25 +22,18 @@ from resnet_lessons import downloads, image_folder
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-
 # SHA-256 of the archive at CIFAR10_URL, the value keras.datasets.cifar10 checks.
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
 
-# The folder inside the archive, and the names under which Keras versions extracted it into
-# <keras home>/datasets: Keras >= 3.6 uses get_file(fname="cifar-10-batches-py-target", extract=True),
-# older Keras and tf.keras extracted the archive straight into the datasets folder.
+# The folder inside the archive, and where Keras versions extracted it in <keras home>/datasets: Keras >= 3.6 uses
+# get_file(fname="cifar-10-batches-py-target", extract=True), older Keras and tf.keras extracted it straight there.
 ARCHIVE_FOLDER = "cifar-10-batches-py"
 KERAS_DOWNLOAD_NAME = "cifar-10-batches-py-target"
-_CACHE_LAYOUTS = (
-    pathlib.Path(KERAS_DOWNLOAD_NAME) / ARCHIVE_FOLDER,
-    pathlib.Path(ARCHIVE_FOLDER),
-    pathlib.Path(f"{ARCHIVE_FOLDER}_extracted") / ARCHIVE_FOLDER,
-    pathlib.Path("cifar-10-python_extracted") / ARCHIVE_FOLDER,
-)
+_CACHE_LAYOUTS = tuple(pathlib.Path(*parents, ARCHIVE_FOLDER) for parents in (
+    (KERAS_DOWNLOAD_NAME,), (), (f"{ARCHIVE_FOLDER}_extracted",), ("cifar-10-python_extracted",)))
 
 TRAIN_BATCH_FILES = tuple(f"data_batch_{index}" for index in range(1, 6))
 TEST_BATCH_FILE = "test_batch"
-
 IMAGE_SIZE = 32
 
 # Where an image-folder copy of CIFAR-10 is, when no argument names one (a folder or a .tar.gz/.zip archive).
@@ -60,25 +44,13 @@ FOLDER_ORDER_SEED = 0
 _VALUES_PER_IMAGE = 3 * IMAGE_SIZE * IMAGE_SIZE
 
 # The only globals a CIFAR-10 batch file (a pickled dict of a numpy array and a list) may refer to.
-_ALLOWED_PICKLE_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),
-}
+_ALLOWED_PICKLE_GLOBALS = {(f"numpy.{core}.{module}", name) for core in ("core", "_core") for module, name in
+                           (("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"))}
+_ALLOWED_PICKLE_GLOBALS |= {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
 
 class CIFAR10Unavailable(downloads.Unavailable):
-    """CIFAR-10 is neither in the Keras cache nor downloadable (offline, unreachable, failed or damaged).
-
-    The message says why and what to do; ``reason`` says why in a few words, for one-line notices (see
-    :class:`resnet_lessons.downloads.Unavailable`).
-    """
+    """CIFAR-10 is neither in the Keras cache nor downloadable (offline, unreachable, failed or damaged)."""
 
 
 class _BatchUnpickler(pickle.Unpickler):
@@ -91,15 +63,7 @@ class _BatchUnpickler(pickle.Unpickler):
 
 
 def _read_batch(path):
-    """Read one batch file into NHWC images and labels.
-
-    Returns:
-        ``(images, labels)``: uint8 (N, 32, 32, 3) and int32 (N,).
-
-    Raises:
-        CIFAR10Unavailable: if the file does not exist or cannot be opened.
-        ValueError: if its content is not a CIFAR-10 batch.
-    """
+    """Read one batch file into uint8 (N, 32, 32, 3) images and int32 (N,) labels (errors as in read_batches)."""
     try:
         with open(path, "rb") as batch_file:
             try:
@@ -121,15 +85,12 @@ def _read_batch(path):
             raise ValueError(f"{path} is not a CIFAR-10 batch file: it has no {key!r} entry (keys: {sorted(content)})")
     pixels = np.asarray(content["data"])
     if pixels.dtype != np.uint8 or pixels.ndim != 2 or pixels.shape[1] != _VALUES_PER_IMAGE:
-        raise ValueError(
-            f"{path}: 'data' must be a uint8 array of shape (num_images, {_VALUES_PER_IMAGE}), "
-            f"got {pixels.dtype} {pixels.shape}"
-        )
+        raise ValueError(f"{path}: 'data' must be a uint8 array of shape (num_images, {_VALUES_PER_IMAGE}), "
+                         f"got {pixels.dtype} {pixels.shape}")
     labels = np.asarray(content["labels"])
     if labels.shape != (len(pixels),) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"{path}: 'labels' must be {len(pixels)} integers (one per image), got {labels.dtype} {labels.shape}"
-        )
+        raise ValueError(f"{path}: 'labels' must be {len(pixels)} integers (one per image), got {labels.dtype} "
+                         f"{labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= len(CLASS_NAMES)):
         raise ValueError(f"{path}: labels must lie in [0, 10), got values from {labels.min()} to {labels.max()}")
     # (N, 3072) -> (N, 3, 32, 32) colour planes -> (N, 32, 32, 3) channels last
@@ -140,21 +101,13 @@ def _read_batch(path):
 def read_batches(directory) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Read an extracted ``cifar-10-batches-py`` folder: ``data_batch_1`` .. ``data_batch_5`` and ``test_batch``.
 
-    Why: reading the batch files ourselves (rather than through ``keras.datasets``) lets the book use a
-    copy found in any Keras cache layout, with int32 labels.
+    Reading the batch files ourselves (rather than through ``keras.datasets``) lets the book use a copy found in any
+    Keras cache layout. Each file is a Python pickle of a dict with ``b"data"``, a (N, 3072) uint8 array of row-major
+    red, green and blue planes, and ``b"labels"``, N ints in [0, 10).
 
-    Args:
-        directory: path of the folder holding the six batch files (Python pickles of a dict with
-            ``b"data"``, a (N, 3072) uint8 array of row-major red, green and blue planes, and
-            ``b"labels"``, a list of N ints in [0, 10)).
-
-    Returns:
-        ``(x_train, y_train), (x_test, y_test)`` as ``keras.datasets.cifar10.load_data()`` returns them, but with
-        int32 labels of shape (N,): uint8 (N, 32, 32, 3) images, the five training batches concatenated in order.
-
-    Raises:
-        CIFAR10Unavailable: if the folder or one of the files is missing or unreadable (naming it).
-        ValueError: if a file's content is not a CIFAR-10 batch (naming the file and the problem).
+    Returns ``(x_train, y_train), (x_test, y_test)`` as ``keras.datasets.cifar10.load_data()`` does, but with int32
+    labels of shape (N,). A missing or unreadable folder or file is a ``CIFAR10Unavailable``, a file that is not a
+    CIFAR-10 batch a ``ValueError``; both name the file.
     """
     directory = pathlib.Path(directory)
     if not directory.is_dir():
@@ -166,23 +119,14 @@ def read_batches(directory) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
 
 
 def _has_all_batches(directory):
-    """Whether ``directory`` holds all six CIFAR-10 batch files."""
     return all((directory / file_name).is_file() for file_name in TRAIN_BATCH_FILES + (TEST_BATCH_FILE,))
 
 
 def find_cached_cifar10(cache_dir=None) -> pathlib.Path | None:
-    """Find an extracted CIFAR-10 in the Keras cache, wherever a Keras version put it.
+    """The folder of an extracted CIFAR-10 in the Keras cache, wherever a Keras version put it, or None.
 
-    Looks in ``<root>/datasets/`` of each root of :func:`resnet_lessons.downloads.keras_cache_roots` for
-    ``cifar-10-batches-py-target/cifar-10-batches-py`` (what ``keras.datasets.cifar10.load_data()``
-    makes in Keras 3) and ``cifar-10-batches-py`` (older Keras and tf.keras), among others.
-
-    Args:
-        cache_dir: the Keras cache root to search (None: ``$KERAS_HOME`` or ``~/.keras``, then
-            ``/tmp/.keras``).
-
-    Returns:
-        The folder holding all six batch files, or None when there is none.
+    Searches ``datasets/`` in each root of :func:`resnet_lessons.downloads.keras_cache_roots` (``cache_dir``, else
+    Keras' own) for the layouts of :data:`_CACHE_LAYOUTS`.
     """
     for root in downloads.keras_cache_roots(cache_dir):
         for layout in _CACHE_LAYOUTS:
@@ -193,11 +137,7 @@ def find_cached_cifar10(cache_dir=None) -> pathlib.Path | None:
 
 
 def folder_setting(image_folder=None) -> pathlib.Path | None:
-    """The image-folder copy to fall back on: ``image_folder`` if given, else ``$RESNET_LESSONS_CIFAR10_FOLDER``.
-
-    Returns:
-        The path (not checked here), or None when neither names one.
-    """
+    """The image-folder copy to fall back on: ``image_folder``, else ``$RESNET_LESSONS_CIFAR10_FOLDER``, else None."""
     if image_folder is None:
         image_folder = os.environ.get(FOLDER_ENVIRONMENT_VARIABLE, "").strip() or None
     return None if image_folder is None else pathlib.Path(image_folder).expanduser()
@@ -206,26 +146,19 @@ def folder_setting(image_folder=None) -> pathlib.Path | None:
 def load_data(cache_dir=None, download: bool = True, timeout: float = 3.0, image_folder=None, verbose: bool = False):
     """Load real CIFAR-10: the official release (cached, else downloaded), else an image-folder copy.
 
-    Why: the paper's CIFAR experiments need real photographs, and the book must fail within seconds (not minutes)
-    when it cannot have them, so that ``data.load_dataset("auto")`` can fall back.
+    It fails within seconds, not minutes, when it cannot have them, so that ``data.load_dataset("auto")`` can fall
+    back. A copy that was asked for is never skipped silently: a missing or malformed one is a ``ValueError``.
 
     Args:
         cache_dir: the Keras cache root (None: ``$KERAS_HOME`` or ``~/.keras``, as Keras itself).
         download: whether to download the official release (about 170 MB) when it is not cached.
-        timeout: seconds to wait for the download host to answer before giving up; must be positive.
-        image_folder: an image-folder copy to use when the official release cannot be had (None:
-            ``$RESNET_LESSONS_CIFAR10_FOLDER``, if set).
+        timeout: seconds to wait for the download host to answer before giving up.
+        image_folder: an image-folder copy (``train/<class>/*.jpg``, ``test/<class>/*.jpg``, as a folder or a
+            ``.tar.gz``/``.zip`` archive) for when the official release cannot be had (None: the environment's).
         verbose: print a line before decoding an image-folder copy for the first time.
 
     Returns:
-        ``(x_train, y_train), (x_test, y_test), class_names, description``: uint8 (N, 32, 32, 3) images, int32 (N,)
-        labels, :data:`CLASS_NAMES`, and one line saying which source it is (no path).
-
-    Raises:
-        CIFAR10Unavailable: if the official release is not cached and cannot be downloaded (not allowed, host
-            unreachable, download failed) and no image-folder copy is set.
-        ValueError: if ``timeout`` is not a positive number, or the image-folder copy that was set is missing or
-            malformed (a copy that was asked for is never skipped silently).
+        ``(x_train, y_train), (x_test, y_test), class_names, description``, the description naming the source.
     """
     downloads.check_timeout(timeout)
     cached = find_cached_cifar10(cache_dir)
@@ -256,13 +189,10 @@ def load_data(cache_dir=None, download: bool = True, timeout: float = 3.0, image
 
 
 def availability(cache_dir=None, image_folder=None, timeout: float = 3.0) -> tuple[bool, str]:
-    """Whether :func:`load_data` would find CIFAR-10 here, without reading or downloading it.
+    """``(available, explanation)``: whether :func:`load_data` would find CIFAR-10 here, without reading it.
 
-    Why: the book's notebook tests need CIFAR-10; when it cannot be had they should say so once, with the remedy,
-    instead of failing dozens of output comparisons.
-
-    Returns:
-        ``(available, explanation)``: which source would be used, or why none can be, and what to do.
+    The book's notebook tests need CIFAR-10; when it cannot be had they say so once, with the remedy (the
+    explanation), instead of failing dozens of output comparisons.
     """
     downloads.check_timeout(timeout)
     if find_cached_cifar10(cache_dir) is not None:
@@ -290,11 +220,9 @@ def _download(cache_dir, download, timeout) -> pathlib.Path:
         timeout=timeout, error=CIFAR10Unavailable, fname=KERAS_DOWNLOAD_NAME, extract=True, file_hash=CIFAR10_SHA256)
     directory = extracted / ARCHIVE_FOLDER
     if not _has_all_batches(directory):
-        raise CIFAR10Unavailable(
-            f"the CIFAR-10 download did not produce the batch files in {directory}; delete that folder and "
-            "its '_archive' file and try again",
-            reason="the download did not produce the batch files",
-        )
+        raise CIFAR10Unavailable(f"the CIFAR-10 download did not produce the batch files in {directory}; delete that "
+                                 "folder and its '_archive' file and try again",
+                                 reason="the download did not produce the batch files")
     return directory
 
 
