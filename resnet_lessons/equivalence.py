@@ -1,15 +1,9 @@
 """Checking that two implementations are the same network (chapters 2, 3 and 5).
 
-Where the book writes a block inline as the lesson, it then proves the inline code equals the package's: same
-parameter count, and, with the same weights, the same outputs. Chapter 5 does the same for our ResNet-50 against
-``keras.applications.ResNet50``. Both steps are here: :func:`copy_weights` moves weights from one model into another
-(by layer name, or by layer order when the names differ), and :func:`max_output_difference` runs both models on the
-same inputs and returns the largest absolute difference of their outputs.
-
-Chapter 2 compares a trained network with a deeper one built from it (:func:`compare_predictions`: same predictions,
-same loss), and chapter 3's exercise checker compares a student's block with the package's (:func:`block_model`,
-:func:`compare_blocks`). When the two implementations name their layers differently, ``match="structure"`` pairs
-layers by their place in the layer graph instead of by name.
+Code the book writes inline is checked against the package's (and chapter 5's ResNet-50 against
+``keras.applications``): :func:`copy_weights` (by layer name, order, or place in the layer graph when names and
+creation order differ), then :func:`max_output_difference`. :func:`compare_predictions` compares two classifiers
+(chapter 2: a net and the deeper one built from it); :func:`compare_blocks` a student's block with the package's.
 """
 
 from __future__ import annotations
@@ -35,22 +29,12 @@ def weighted_layers(model: keras.Model) -> list:
 
 
 def copy_weights(source: keras.Model, target: keras.Model, *, match: str = "name") -> int:
-    """Copy every weight of ``source`` into the corresponding layer of ``target``.
+    """Copy every weight of ``source`` into the corresponding layer of ``target``; return the number of layers copied.
 
-    Args:
-        source: the model to copy from.
-        target: the model to copy into; its weighted layers must correspond one to one with ``source``'s.
-        match: ``"name"`` pairs layers by name (``conv2_block1_1_conv`` with ``conv2_block1_1_conv``);
-            ``"order"`` pairs the n-th weighted layer of one with the n-th of the other, for code that names its
-            layers differently; ``"structure"`` pairs layers by their place in the layer graph (see
-            :func:`structural_order`), for code that also creates its layers in another order.
-
-    Returns:
-        The number of layers copied.
-
-    Raises:
-        ValueError: if the layers do not correspond: a name missing in one model, different numbers of weighted
-            layers, or a weight whose shape differs. Nothing is copied then.
+    ``match``: ``"name"`` pairs layers by name; ``"order"`` the n-th weighted layer of one with the n-th of the other
+    (code that names its layers differently); ``"structure"`` by place in the layer graph (:func:`structural_order`:
+    code that also creates them in another order). When the layers do not correspond one to one with the same weight
+    shapes, a ``ValueError`` says how and nothing is copied.
     """
     if match not in MATCHES:
         raise ValueError(f"match must be one of {', '.join(repr(m) for m in MATCHES)}, got {match!r}")
@@ -64,57 +48,42 @@ def copy_weights(source: keras.Model, target: keras.Model, *, match: str = "name
         missing = [layer.name for layer in source_layers if layer.name not in target_by_name]
         extra = [layer.name for layer in target_layers if layer.name not in source_names]
         if missing or extra:
-            raise ValueError(
-                f"layer names differ: in {source.name!r} only: {missing[:5]}, in {target.name!r} only: {extra[:5]}; "
-                "use match='order' if the layers correspond but are named differently"
-            )
+            raise ValueError(f"layer names differ: in {source.name!r} only: {missing[:5]}, in {target.name!r} only: "
+                             f"{extra[:5]}; use match='order' if the layers correspond but are named differently")
         pairs = [(layer, target_by_name[layer.name]) for layer in source_layers]
     else:
         if len(source_layers) != len(target_layers):
-            raise ValueError(
-                f"{source.name!r} has {len(source_layers)} layers with weights, {target.name!r} has "
-                f"{len(target_layers)}; they must correspond one to one"
-            )
+            raise ValueError(f"{source.name!r} has {len(source_layers)} layers with weights, {target.name!r} has "
+                             f"{len(target_layers)}; they must correspond one to one")
         pairs = list(zip(source_layers, target_layers))
     for source_layer, target_layer in pairs:
         source_shapes = [tuple(weight.shape) for weight in source_layer.weights]
         target_shapes = [tuple(weight.shape) for weight in target_layer.weights]
         if source_shapes != target_shapes:
-            raise ValueError(
-                f"layer {source_layer.name!r} has weights of shapes {source_shapes}, but {target_layer.name!r} "
-                f"has {target_shapes}"
-            )
+            raise ValueError(f"layer {source_layer.name!r} has weights of shapes {source_shapes}, but "
+                             f"{target_layer.name!r} has {target_shapes}")
     for source_layer, target_layer in pairs:
         target_layer.set_weights(source_layer.get_weights())
     return len(pairs)
 
 
 def max_output_difference(first: keras.Model, second: keras.Model, inputs, *, training: bool = False) -> float:
-    """Run both models on ``inputs`` and return the largest absolute difference between their outputs.
-
-    Args:
-        first, second: models with the same input and output shapes.
-        inputs: a batch the models accept, e.g. a NumPy array of images.
-        training: run in training mode (batch norm uses the batch's statistics) instead of inference mode.
-    """
+    """Run both models on ``inputs`` (in inference mode unless ``training``) and return the largest |difference|."""
     first_outputs = np.asarray(first(inputs, training=training))
     second_outputs = np.asarray(second(inputs, training=training))
     if first_outputs.shape != second_outputs.shape:
-        raise ValueError(
-            f"{first.name!r} outputs shape {first_outputs.shape} but {second.name!r} outputs {second_outputs.shape}"
-        )
+        raise ValueError(f"{first.name!r} outputs shape {first_outputs.shape} but {second.name!r} outputs "
+                         f"{second_outputs.shape}")
     return float(np.max(np.abs(first_outputs.astype(np.float64) - second_outputs.astype(np.float64))))
 
 
 def structural_order(model: keras.Model) -> list:
     """The weighted layers of ``model`` in an order that depends only on the shape of its layer graph.
 
-    Two implementations of one network may name their layers differently and create them in another order (the
-    shortcut before the residual branch, say); ``model.layers`` then lists them differently. Here each weighted
-    layer gets a key: the number of weighted layers on the longest path to it, then a fingerprint of its kind, its
-    weight shapes and (recursively) its weighted ancestors. Layers without weights (ReLU, addition, padding, a
-    ``Lambda``) are transparent, so ``layers.ReLU()`` and ``layers.Activation("relu")`` give the same order.
-    Layers in exactly symmetric places get equal keys and keep their relative order.
+    Each weighted layer's key: the number of weighted layers on the longest path to it, then a fingerprint of its
+    kind, weight shapes and (recursively) weighted ancestors. Layers without weights (ReLU, addition, padding) are
+    transparent, so ``layers.ReLU()`` and ``layers.Activation("relu")`` give the same order; layers in symmetric
+    places get equal keys and keep their relative order.
     """
     parents = graph.layer_parents(model)
     operations = {operation.name: operation for operation in _operations(model)}
@@ -137,14 +106,9 @@ def structural_order(model: keras.Model) -> list:
 
 def block_model(block: Callable, *, input_shape: Sequence[int], filters: int, strides: int = 1,
                 name: str = "block") -> keras.Model:
-    """Wrap one block function into a model ``input -> block -> output``, to count, compare or draw it.
+    """Wrap ``block(x, filters, strides, name=...)`` into a model ``input -> block``, to count, compare or draw it.
 
-    Args:
-        block: ``block(x, filters, strides, name=...) -> tensor``, e.g. :func:`resnet_lessons.blocks.basic_block`.
-        input_shape: ``(height, width, channels)`` of the block's input.
-        filters: the block's output channels.
-        strides: the block's stride.
-        name: the block's layer-name prefix and the model's name.
+    ``input_shape`` is ``(height, width, channels)``; ``name`` is the layer-name prefix and the model's name.
     """
     if not callable(block):
         raise ValueError(f"block must be a function block(x, filters, strides, name=...), got {block!r}")
@@ -174,17 +138,9 @@ def compare_blocks(candidate: Callable, reference: Callable, *, input_shape: Seq
                    strides: int = 1, seed: int = 0) -> BlockComparison:
     """Build both blocks on one input, give the candidate the reference's weights, and compare their outputs.
 
-    The reference's batch norms first get random scales, shifts and moving statistics (from ``seed``), so that a
-    batch norm in the wrong place changes the outputs; the comparison runs in inference mode. Layers are paired by
-    name when both blocks use the same names, else by their place in the graph (:func:`structural_order`).
-
-    Args:
-        candidate, reference: block functions ``block(x, filters, strides, name=...) -> tensor``.
-        input_shape, filters, strides: what to build both blocks with.
-        seed: decides the random weights and the random input batch.
-
-    Returns:
-        A :class:`BlockComparison`. Errors the candidate raises while being built are not caught.
+    The reference's batch norms first get random statistics (from ``seed``, as does the input batch), so a batch norm
+    in the wrong place changes the outputs (inference mode). Layers are paired by name when both blocks use the same
+    names, else by structure. Errors the candidate raises while being built are not caught.
     """
     reference_model = block_model(reference, input_shape=input_shape, filters=filters, strides=strides)
     candidate_model = block_model(candidate, input_shape=input_shape, filters=filters, strides=strides)
@@ -229,22 +185,15 @@ class PredictionComparison:
 def compare_predictions(first: keras.Model, second: keras.Model, batches) -> PredictionComparison:
     """Run two classifiers over the same ``(images, labels)`` batches and compare outputs, predictions and losses.
 
-    Chapter 2 uses it on a trained plain-20 and the plain-56 built from it by :func:`resnet_lessons.identity.deepen`;
-    chapter 3 uses the examples only one of two models gets right to compare shortcut options with a paired test.
-    Both models run in inference mode; their outputs are taken as logits.
-
-    Args:
-        first, second: classifiers with the same input and output shapes.
-        batches: an iterable of ``(images, labels)`` pairs, e.g. :func:`resnet_lessons.pipeline.eval_pipeline`.
+    Chapter 2: a trained plain-20 and the plain-56 :func:`resnet_lessons.identity.deepen` built from it; chapter 3:
+    a paired test of shortcut options on the examples only one model gets right. Inference mode; outputs are logits.
     """
     for argument, model in (("first", first), ("second", second)):
         if not isinstance(model, keras.Model):
             raise ValueError(f"{argument} must be a keras.Model, got {type(model).__name__}")
     examples = same = 0
     max_difference = 0.0
-    losses = [0.0, 0.0]
-    wrong = [0, 0]
-    only_right = [0, 0]
+    losses, wrong, only_right = [0.0, 0.0], [0, 0], [0, 0]
     for images, labels in batches:
         labels = np.asarray(labels)
         outputs = [np.asarray(model(images, training=False)) for model in (first, second)]
