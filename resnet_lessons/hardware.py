@@ -1,13 +1,9 @@
 """What the machine is and which number formats it computes fast (chapter 6, measuring speed).
 
-A benchmark number means little without the machine it came from, so :func:`describe_environment` records the
-versions, the processor and the device, and :mod:`resnet_lessons.bench` stores that record beside every result.
-:func:`precision_support` decides which precisions a benchmark may ask for: mixed precision only pays where the
-hardware has instructions for the 16-bit format; elsewhere TensorFlow still runs it, by converting to float32 and back,
-and a timing would measure those conversions rather than mixed precision. So the benchmark refuses such a request
-with the reason instead of printing a misleading number.
-
-Nothing here runs at import time; every function looks at the machine when it is called.
+:func:`describe_environment` records the versions, processor and device stored beside every benchmark result.
+:func:`precision_support` decides which precisions a benchmark may ask for: without native 16-bit instructions
+TensorFlow emulates mixed precision by converting to float32 and back, and a timing would measure the conversions,
+so the benchmark refuses such a request with the reason.
 """
 
 from __future__ import annotations
@@ -20,6 +16,8 @@ import platform
 import keras
 import numpy as np
 import tensorflow as tf
+
+from resnet_lessons import arguments
 
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -37,23 +35,15 @@ CPUINFO_PATH = "/proc/cpuinfo"
 @dataclasses.dataclass(frozen=True)
 class PrecisionSupport:
     """Whether one precision can be benchmarked on a device, and why (or why not)."""
-
     precision: str  # "float32", "mixed_bfloat16" or "mixed_float16"
     supported: bool  # True: the device has native arithmetic for the format
     reason: str  # one sentence a reader can act on
 
 
 def resolve_device(device: str = "auto") -> str:
-    """Return ``"cpu"`` or ``"gpu"``: the device a benchmark runs on.
-
-    Args:
-        device: ``"auto"`` (the first GPU if TensorFlow sees one, else the CPU), ``"cpu"`` or ``"gpu"``.
-
-    Raises:
-        ValueError: for another value, or for ``"gpu"`` when TensorFlow sees no GPU.
-    """
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    """``"cpu"`` or ``"gpu"``, the device a benchmark runs on, for ``device`` ``"auto"`` (the first GPU if TensorFlow
+    sees one, else the CPU), ``"cpu"`` or ``"gpu"`` (a ``ValueError`` if TensorFlow sees none)."""
+    arguments.require(device in DEVICES, "device", device, f"one of {', '.join(DEVICES)}")
     has_gpu = bool(tf.config.list_physical_devices("GPU"))
     if device == "gpu" and not has_gpu:
         raise ValueError("device 'gpu' was asked for, but TensorFlow sees no GPU on this machine; use 'cpu'")
@@ -76,9 +66,7 @@ def cpu_flags(path: str = CPUINFO_PATH) -> frozenset[str]:
 def cpu_model(path: str = CPUINFO_PATH) -> str:
     """The processor's name (``"Intel(R) Xeon(R) ..."``), or what ``platform`` knows where Linux's file is absent."""
     value = _cpuinfo_field(path, ("model name",))
-    if value is not None:
-        return value.strip()
-    return platform.processor() or platform.machine() or "unknown"
+    return value.strip() if value is not None else platform.processor() or platform.machine() or "unknown"
 
 
 def _cpuinfo_field(path: str, keys: tuple[str, ...]) -> str | None:
@@ -97,15 +85,12 @@ def _cpuinfo_field(path: str, keys: tuple[str, ...]) -> str | None:
 def gpu_compute_capability() -> tuple[int, int] | None:
     """The first GPU's CUDA compute capability, e.g. ``(8, 0)``; ``None`` without a GPU or when unknown."""
     gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return None
-    capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+    capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") if gpus else None
     return tuple(capability) if capability else None
 
 
-# TensorFloat-32: on NVIDIA GPUs of compute capability 8.0 (Ampere) and later, TensorFlow runs float32 matrix
-# multiplications and convolutions on tensor cores by default, rounding their inputs to a 10-bit mantissa (float32
-# has 23). Faster, and less precise: a "float32" time on such a GPU is a TF32 time unless TF32 was switched off.
+# TensorFloat-32: from compute capability 8.0 (Ampere) TensorFlow runs float32 matmuls and convolutions on tensor cores
+# by default, inputs rounded to a 10-bit mantissa: a "float32" time there is a TF32 time unless TF32 was switched off.
 TF32_COMPUTE_CAPABILITY = (8, 0)
 
 
@@ -117,72 +102,59 @@ def tf32_in_effect(device: str, compute_capability: tuple[int, int] | None, enab
 
 def set_tf32(enabled: bool) -> None:
     """Allow (TensorFlow's default) or forbid TF32 for float32 work; forbid it to measure true float32 on a GPU."""
-    if not isinstance(enabled, bool):
-        raise ValueError(f"enabled must be True or False, got {enabled!r}")
+    arguments.require(isinstance(enabled, bool), "enabled", enabled, "True or False")
     tf.config.experimental.enable_tensor_float_32_execution(enabled)
 
 
 def precision_support(device: str = "auto", *, flags: frozenset[str] | None = None,
                       capability: tuple[int, int] | None = None) -> dict[str, PrecisionSupport]:
-    """Say, for each of :data:`PRECISIONS`, whether a benchmark on ``device`` may use it.
+    """``{precision: PrecisionSupport}`` for each of :data:`PRECISIONS`: whether a benchmark on ``device`` may use it.
 
-    float32 is supported everywhere. Mixed precision (Keras' ``mixed_bfloat16`` and ``mixed_float16`` policies:
-    16-bit activations and arithmetic, float32 weights) is supported where the hardware has the format natively: a
-    CPU with the AVX-512/AMX (x86) or Arm instructions for it, an NVIDIA GPU from compute capability 7.0 (float16)
-    or 8.0 (bfloat16).
-
-    Args:
-        device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
-        flags: the CPU's feature flags; by default read from ``/proc/cpuinfo`` (tests pass their own).
-        capability: the GPU's compute capability; by default asked of TensorFlow.
-
-    Returns:
-        ``{precision: PrecisionSupport}`` in the order of :data:`PRECISIONS`.
+    float32 runs everywhere; mixed precision (Keras' ``mixed_bfloat16`` and ``mixed_float16``: 16-bit activations and
+    arithmetic, float32 weights) where the hardware has the format natively: a CPU with the AVX-512/AMX or Arm
+    instructions for it, an NVIDIA GPU from compute capability 7.0 (float16) or 8.0 (bfloat16). ``flags`` (the CPU's,
+    by default from ``/proc/cpuinfo``) and ``capability`` (the GPU's, by default TensorFlow's) are for tests.
     """
     device = resolve_device(device)
-    support = {"float32": PrecisionSupport("float32", True, "float32 runs on every device")}
     if device == "cpu":
         flags = cpu_flags() if flags is None else frozenset(flags)
-        for precision, wanted, name in (("mixed_bfloat16", BFLOAT16_CPU_FLAGS, "bfloat16"),
-                                        ("mixed_float16", FLOAT16_CPU_FLAGS, "float16")):
-            found = sorted(wanted & flags)
-            if found:
-                support[precision] = PrecisionSupport(precision, True,
-                                                      f"this CPU has {name} instructions ({', '.join(found)})")
-            elif not flags:
-                support[precision] = PrecisionSupport(
-                    precision, False, f"cannot tell whether this CPU has {name} instructions ({CPUINFO_PATH} is "
-                                      "not readable here); benchmark float32")
-            else:
-                support[precision] = PrecisionSupport(
-                    precision, False, f"this CPU has no {name} instructions (none of {', '.join(sorted(wanted))}); "
-                                      f"TensorFlow would emulate {name} with conversions to and from float32")
     else:
         capability = gpu_compute_capability() if capability is None else tuple(capability)
-        for precision, least, name in (("mixed_bfloat16", BFLOAT16_GPU_CAPABILITY, "bfloat16"),
-                                       ("mixed_float16", FLOAT16_GPU_CAPABILITY, "float16")):
-            needed = f"{least[0]}.{least[1]}"
-            if capability is None:
-                support[precision] = PrecisionSupport(
-                    precision, False, f"the GPU's compute capability is unknown; {name} needs at least {needed}")
-            elif capability >= least:
-                support[precision] = PrecisionSupport(
-                    precision, True, f"the GPU (compute capability {capability[0]}.{capability[1]}) has {name} "
-                                     "tensor cores")
-            else:
-                support[precision] = PrecisionSupport(
-                    precision, False, f"the GPU has compute capability {capability[0]}.{capability[1]}; {name} "
-                                      f"tensor cores need at least {needed}")
-    return {precision: support[precision] for precision in PRECISIONS}
+    support = {"float32": PrecisionSupport("float32", True, "float32 runs on every device")}
+    for precision in PRECISIONS[1:]:
+        name = precision.removeprefix("mixed_")
+        reasons = _cpu_support(name, flags) if device == "cpu" else _gpu_support(name, capability)
+        support[precision] = PrecisionSupport(precision, *reasons)
+    return support
+
+
+def _cpu_support(name: str, flags: frozenset[str]) -> tuple[bool, str]:
+    wanted = BFLOAT16_CPU_FLAGS if name == "bfloat16" else FLOAT16_CPU_FLAGS
+    found = sorted(wanted & flags)
+    if found:
+        return True, f"this CPU has {name} instructions ({', '.join(found)})"
+    if not flags:
+        return False, (f"cannot tell whether this CPU has {name} instructions ({CPUINFO_PATH} is not readable here); "
+                       "benchmark float32")
+    return False, (f"this CPU has no {name} instructions (none of {', '.join(sorted(wanted))}); TensorFlow would "
+                   f"emulate {name} with conversions to and from float32")
+
+
+def _gpu_support(name: str, capability: tuple[int, int] | None) -> tuple[bool, str]:
+    least = BFLOAT16_GPU_CAPABILITY if name == "bfloat16" else FLOAT16_GPU_CAPABILITY
+    needed = f"{least[0]}.{least[1]}"
+    if capability is None:
+        return False, f"the GPU's compute capability is unknown; {name} needs at least {needed}"
+    have = f"{capability[0]}.{capability[1]}"
+    if capability >= least:
+        return True, f"the GPU (compute capability {have}) has {name} tensor cores"
+    return False, f"the GPU has compute capability {have}; {name} tensor cores need at least {needed}"
 
 
 def check_precision(precision: str, device: str = "auto", **kwargs) -> str:
-    """Return ``precision`` if :func:`precision_support` allows it on ``device``, else raise ``ValueError`` saying why.
-
-    Keyword arguments go to :func:`precision_support`.
-    """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    """Return ``precision`` if :func:`precision_support` (given ``kwargs``) allows it on ``device``, else a
+    ``ValueError`` saying why."""
+    arguments.require(precision in PRECISIONS, "precision", precision, f"one of {', '.join(PRECISIONS)}")
     support = precision_support(device, **kwargs)
     if not support[precision].supported:
         allowed = [name for name, entry in support.items() if entry.supported]
@@ -192,26 +164,15 @@ def check_precision(precision: str, device: str = "auto", **kwargs) -> str:
 
 
 def describe_environment(device: str = "auto") -> dict:
-    """A record of where and when a measurement ran: date, versions, processor, device, cores, load, TF32.
-
-    The load average (Unix only) says how busy the machine was: on a 2-core machine a load of 2 means the cores were
-    already fully used by something else, and every time measured then is inflated.
-    """
+    """A record of where and when a measurement ran: date, versions, processor, device, cores, TF32, and the load
+    average (Unix only): on 2 cores a load of 2 means something else already used them, inflating every time."""
     device = resolve_device(device)
     record = {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cpu_cores": os.cpu_count(),
-        "device": device,
-        "gpu": None,
-        "onednn_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-        "load_average": load_average(),
-        "tf32_enabled": tf.config.experimental.tensor_float_32_execution_enabled(),
+        "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+        "numpy": np.__version__, "platform": platform.platform(), "cpu": cpu_model(), "cpu_cores": os.cpu_count(),
+        "device": device, "gpu": None, "onednn_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "load_average": load_average(), "tf32_enabled": tf.config.experimental.tensor_float_32_execution_enabled(),
         "tf32_in_effect": False,  # see TF32_COMPUTE_CAPABILITY
     }
     if device == "gpu":
