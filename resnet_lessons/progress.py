@@ -1,15 +1,16 @@
 """Progress a reader can watch that leaves nothing volatile behind in a stored notebook.
 
-Long work should say that it is alive and how long is left. But the book's notebooks are committed with their
-outputs, and a stored "40 s left" or "step 30/32" is wrong on every later run. In a Jupyter kernel (JupyterLab,
-Colab, VS Code, nbclient) a :class:`LiveStatus` is therefore one display that shows a header with a status line under
-it, updated in place while the work runs; when the work is done only the header stays. Anywhere else (a terminal, a
-script writing a log) nothing is stored, so it prints the header once and then a status line now and then.
+The book's notebooks are committed with their outputs, and a stored "40 s left" is wrong on every later run. So in a
+Jupyter kernel a :class:`LiveStatus` is one display, a header with a status line under it updated in place, and only
+the header stays when the work is done; elsewhere (a terminal, a log) it prints the header, then a status line now and
+then.
 """
 
 from __future__ import annotations
 
 import time
+
+from resnet_lessons import arguments
 
 
 def in_notebook_kernel() -> bool:
@@ -26,17 +27,15 @@ class LiveStatus:
     """A header that stays, and a status line under it that lasts only while the work runs.
 
     Args:
-        header: the line that stays, e.g. ``"Training plain-20 (269,722 trainable parameters) under ..."``.
         print_interval: outside a notebook, the least number of seconds between two printed status lines.
-        notebook: show it as an updatable display (True), print it (False), or decide by
-            :func:`in_notebook_kernel` (None).
+        notebook: show an updatable display (True), print (False), or decide by :func:`in_notebook_kernel` (None).
     """
 
     def __init__(self, header: str, *, print_interval: float = 30.0, notebook: bool | None = None):
         if not isinstance(header, str):
             raise ValueError(f"header must be a string, got {type(header).__name__}")
-        if isinstance(print_interval, bool) or not isinstance(print_interval, (int, float)) or print_interval < 0:
-            raise ValueError(f"print_interval must be a number of seconds >= 0, got {print_interval!r}")
+        arguments.require(arguments.is_number(print_interval) and print_interval >= 0, "print_interval",
+                          print_interval, "a number of seconds >= 0")
         self.header = header
         self.print_interval = float(print_interval)
         self.notebook = in_notebook_kernel() if notebook is None else bool(notebook)
