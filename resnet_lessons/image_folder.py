@@ -1,24 +1,17 @@
 """Image classification data given as an image folder: ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``.
 
-Chapter 0: where the official CIFAR-10 release can be neither found in the Keras cache nor downloaded, the book reads
-a copy of it in the layout that ``keras.utils.image_dataset_from_directory`` reads (one folder per split, one
-subfolder per class), as a folder or as one archive (``.tar``, ``.tar.gz``, ``.zip``). That is how CIFAR-10 is often
-shared, and how the machines that build this book get it offline.
+Chapter 0: where the official CIFAR-10 release can be neither found nor downloaded, the book reads a copy in the layout
+``keras.utils.image_dataset_from_directory`` reads, as a folder or one archive (``.tar``, ``.tar.gz``, ``.zip``): how
+CIFAR-10 is often shared, and how the machines that build this book get it offline. Two things differ from the
+official release, and :func:`read_image_folder` makes both explicit:
 
-Two things differ from the official release, and this module makes both explicit rather than hiding them:
+- **Order.** Listing files by class would make "the first N images" all airplanes, so each split comes in a fixed
+  shuffled order (a seeded permutation of the files sorted by class and name): the same on every machine.
+- **Pixels.** A JPEG copy is not the original pixels: the format decoded is reported, with the JPEG quality read off
+  the files' quantisation tables (e.g. ``"JPEG (quality 75)"``).
 
-- **Order.** Files have names, not positions in a batch: the official interleaving of classes is gone. Listing files
-  by class would make "the first N images" all airplanes, so each split comes in a fixed shuffled order (a seeded
-  permutation of the files sorted by class and name): the same on every machine, and class-mixed.
-- **Pixels.** A JPEG copy is not the original pixels. :func:`read_image_folder` reports the format it decoded, with
-  the JPEG quality read off the files' quantisation tables (e.g. ``"JPEG (quality 75)"``), so results can say what
-  they were made from.
-
-Decoding 60,000 small JPEG files takes seconds; the decoded arrays are cached (an uncompressed ``.npz`` in the
-Keras cache, keyed by the archive's SHA-256 or the folder's file list), so later loads are much quicker.
-
-This module returns arrays and class names, as ``keras.datasets`` loaders do; it knows nothing of the book's data
-container or of CIFAR-10.
+The decoded arrays are cached (an ``.npz`` in the Keras cache, keyed by the archive's SHA-256 or the folder's file
+list), since decoding 60,000 small JPEGs takes seconds. This module knows nothing of the data container or CIFAR-10.
 """
 
 from __future__ import annotations
@@ -34,7 +27,7 @@ import zipfile
 
 import numpy as np
 
-from resnet_lessons import downloads
+from resnet_lessons import arguments, downloads
 
 SPLITS = ("train", "test")
 
@@ -47,27 +40,19 @@ _CACHE_SUBDIR = os.path.join("datasets", "resnet_lessons")
 
 # The IJG (libjpeg) example quantisation tables for quality 50, in natural (row-major) order, as Pillow reports
 # tables; every JPEG encoder built on libjpeg scales these for its "quality" setting.
-_IJG_LUMINANCE = (
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
-)
-_IJG_CHROMINANCE = (
-    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
-    47, 66, 99, 99, 99, 99, 99, 99, *([99] * 32),
-)
+_IJG_LUMINANCE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+                  14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+                  49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+_IJG_CHROMINANCE = (17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+                    47, 66, 99, 99, 99, 99, 99, 99, *([99] * 32))
 
 
 @dataclasses.dataclass(frozen=True)
 class FolderImages:
-    """The two splits of an image folder, decoded, each in its fixed shuffled order.
+    """The two splits of an image folder, decoded, each in its fixed shuffled order (the permutation of ``order_seed``).
 
-    Attributes:
-        x_train, x_test: uint8 images (N, height, width, 3).
-        y_train, y_test: int32 labels (N,), indices into ``class_names``.
-        class_names: the class folders' names, sorted (the label of a class is its position here).
-        image_format: what the files were, e.g. ``"JPEG (quality 75)"`` or ``"PNG"``.
-        order_seed: the seed of the permutation that fixed the order of each split.
+    Images are uint8 (N, height, width, 3), labels int32 (N,) positions in ``class_names`` (the class folders, in
+    label order); ``image_format`` is what the files were, e.g. ``"JPEG (quality 75)"`` or ``"PNG"``.
     """
 
     x_train: np.ndarray
@@ -83,29 +68,20 @@ def read_image_folder(path, *, class_names=None, image_size: int | None = None, 
                       cache_dir=None, cache: bool = True, verbose: bool = False) -> FolderImages:
     """Read ``train/<class>/<image>`` and ``test/<class>/<image>`` from a folder or an archive of one.
 
-    Why: it is the layout most copies of CIFAR-10 (and most image data sets) come in, and the one
-    ``keras.utils.image_dataset_from_directory`` reads, so a reader's own copy works too.
-
-    The folder (or the archive) may hold ``train/`` and ``test/`` at its top or inside one wrapping folder. Files
-    whose names start with a dot and files that are not images (by extension) are ignored.
+    ``train/`` and ``test/`` may be at the top or inside one wrapping folder. Files whose names start with a dot and
+    files that are not images (by extension) are ignored.
 
     Args:
         path: a folder, or a ``.tar``/``.tar.gz``/``.tgz``/``.tar.bz2``/``.tar.xz`` or ``.zip`` archive.
-        class_names: the class folders that must be there (in label order), e.g. CIFAR-10's ten names; None
-            accepts whatever folders ``train/`` has (sorted), as long as ``test/`` has the same.
+        class_names: the class folders that must be there (in label order); None accepts whatever folders
+            ``train/`` has (sorted), as long as ``test/`` has the same.
         image_size: if given, every image must be ``image_size`` x ``image_size`` pixels.
-        order_seed: seed of the fixed permutation of each split.
-        cache_dir: the Keras cache root that holds the decoded arrays (None: Keras' own, ``~/.keras``).
-        cache: whether to read and write the cache of decoded arrays.
-        verbose: print one line before decoding (decoding all of CIFAR-10 takes seconds).
-
-    Returns:
-        The :class:`FolderImages`.
+        cache_dir, cache: the Keras cache root that holds the decoded arrays (None: Keras' own), and whether to use it.
 
     Raises:
-        ValueError: if ``path`` does not exist or is neither a folder nor a readable archive, if the layout is wrong
-            (no ``train/`` or ``test/``, an image outside a class folder, a missing, extra or empty class folder),
-            or if an image cannot be decoded or has the wrong size; the message names the file.
+        ValueError: if ``path`` is neither a folder nor a readable archive, the layout is wrong (no ``train/`` or
+            ``test/``, an image outside a class folder, a missing or extra class folder), or an image cannot be
+            decoded or has the wrong size; the message names the file.
     """
     path = pathlib.Path(path).expanduser()
     if not path.exists():
@@ -115,11 +91,9 @@ def read_image_folder(path, *, class_names=None, image_size: int | None = None, 
         class_names = tuple(class_names)
         if not class_names or not all(isinstance(name, str) and name for name in class_names):
             raise ValueError(f"class_names must be a non-empty sequence of folder names, got {class_names!r}")
-    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int)
-                                   or image_size < 1):
-        raise ValueError(f"image_size must be a positive int or None, got {image_size!r}")
-    if isinstance(order_seed, bool) or not isinstance(order_seed, int) or order_seed < 0:
-        raise ValueError(f"order_seed must be a non-negative int, got {order_seed!r}")
+    if image_size is not None:
+        image_size = arguments.positive_int(image_size, "image_size")
+    order_seed = arguments.non_negative_int(order_seed, "order_seed")
 
     cache_file = None
     if cache:
@@ -143,9 +117,7 @@ def read_image_folder(path, *, class_names=None, image_size: int | None = None, 
 def jpeg_quality(quantization: dict) -> int | None:
     """The IJG quality setting (1-100) whose tables equal a JPEG's quantisation tables, or None if none does.
 
-    Args:
-        quantization: ``PIL.Image.quantization`` of a JPEG: ``{0: luminance table, 1: chrominance table}``, 64 values
-            each in natural order.
+    ``quantization`` is ``PIL.Image.quantization``: ``{0: luminance table, 1: chrominance table}``, 64 values each.
     """
     try:
         tables = tuple(tuple(int(value) for value in quantization[index]) for index in sorted(quantization))
@@ -174,14 +146,9 @@ def _quality_by_tables() -> dict:
     return qualities
 
 
-# --------------------------------------------------------------------------------------------- listing the files
-
 def _stem(path):
-    name = path.name
-    for suffix in (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    suffix = next((s for s in (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip") if path.name.endswith(s)), "")
+    return path.name[: len(path.name) - len(suffix)]
 
 
 def _fingerprint(path):
@@ -243,28 +210,21 @@ def _split_layout(files, path, class_names):
                              "test/<class>/ folders of images (the layout of keras.utils.image_dataset_from_directory)")
     expected = class_names if class_names is not None else tuple(sorted(grouped["train"]))
     for split in SPLITS:
-        found = set(grouped[split])
-        missing = [name for name in expected if name not in found]
-        extra = sorted(found - set(expected))
-        if missing:
-            raise ValueError(f"{path}: {split}/ has no class folder {', '.join(repr(m) for m in missing)} "
-                             f"(expected the classes {', '.join(expected)})")
-        if extra:
-            raise ValueError(f"{path}: {split}/ has unexpected class folder(s) {', '.join(repr(e) for e in extra)} "
-                             f"(expected the classes {', '.join(expected)})")
+        missing = [name for name in expected if name not in grouped[split]]
+        extra = sorted(set(grouped[split]) - set(expected))
+        for problem, names in (("no class folder", missing), ("unexpected class folder(s)", extra)):
+            if names:
+                raise ValueError(f"{path}: {split}/ has {problem} {', '.join(map(repr, names))} "
+                                 f"(expected the classes {', '.join(expected)})")
     return grouped, expected
 
-
-# --------------------------------------------------------------------------------------------- decoding
 
 def _decode_splits(files, path, class_names, image_size, order_seed) -> FolderImages:
     # Imported here: Pillow (a Matplotlib dependency) is needed only when a folder is decoded, not read from cache.
     from PIL import Image
 
     grouped, names = _split_layout(files, path, class_names)
-    arrays = {}
-    formats = set()
-    shape = None
+    arrays, formats, shape = {}, set(), None
     for split in SPLITS:
         entries = [(label, file_name) for label, class_name in enumerate(names)
                    for file_name in sorted(grouped[split][class_name])]
@@ -303,12 +263,8 @@ def _format_of(image):
 
 
 def _describe_formats(formats):
-    if len(formats) == 1:
-        return next(iter(formats))
-    return "mixed: " + ", ".join(sorted(formats))
+    return next(iter(formats)) if len(formats) == 1 else "mixed: " + ", ".join(sorted(formats))
 
-
-# --------------------------------------------------------------------------------------------- the cache
 
 def _read_cache(cache_file, order_seed):
     try:
