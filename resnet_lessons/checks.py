@@ -1,10 +1,8 @@
-"""Checkers for the exercises: they say plainly whether an answer is right and, if not, what is likely wrong.
+"""Checkers for the exercises: whether an answer is right and, if not, what is likely wrong.
 
-Every checker returns a :class:`CheckResult`, which is truthy when the answer is right and prints as one line a
-student can act on, so a notebook cell ending in ``checks.check_parameter_count(model, 270_000)`` shows the verdict.
-Checkers compute the right answer from the package's own code at the time of the call; no answer is stored here.
-An exercise cell starts with ``answer = ...``; a checker given that placeholder (or ``None``) says what to do
-instead of failing, so the book's notebooks run top to bottom before anyone has answered.
+Each returns a :class:`CheckResult`, truthy when right, shown as one line a student can act on. The right answer is
+computed from the package's code at the call; none is stored here. Given the placeholder ``...`` (or ``None``) of an
+unanswered exercise cell, a checker says what to do instead of failing, so the notebooks run top to bottom.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import math
 
 import keras
 
-from resnet_lessons import blocks, equivalence, identity, models
+from resnet_lessons import arguments, blocks, equivalence, identity, models
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,14 +36,9 @@ NO_ANSWER = CheckResult(False, "no answer yet: replace the ... with your answer 
 
 
 def check_parameter_count(model: keras.Model, answer) -> CheckResult:
-    """Check a hand count of ``model``'s trainable parameters, with hints for the usual slips.
+    """Check a hand count of ``model``'s trainable parameters.
 
-    The hints recognise answers that forgot batch norm's scale and shift, counted its moving statistics (which are
-    not trained), or gave every convolution a bias (the paper's convs have none: batch norm follows them).
-
-    Args:
-        model: the network whose parameters were counted.
-        answer: the student's count, an integer.
+    Hints recognise a forgotten batch-norm scale and shift, counted moving statistics, and a bias on every convolution.
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
@@ -76,13 +69,7 @@ def check_parameter_count(model: keras.Model, answer) -> CheckResult:
 
 
 def check_feature_map_shape(model: keras.Model, layer_name: str, answer) -> CheckResult:
-    """Check a predicted output shape ``(height, width, channels)`` of the layer ``layer_name`` for one image.
-
-    Args:
-        model: the network.
-        layer_name: e.g. ``"conv3_block1_out"``.
-        answer: a tuple ``(height, width, channels)``.
-    """
+    """Check a predicted output shape ``(height, width, channels)`` of one image at the layer ``layer_name``."""
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
     try:
@@ -111,8 +98,7 @@ def check_feature_map_shape(model: keras.Model, layer_name: str, answer) -> Chec
 def check_identity_kernel(answer) -> CheckResult:
     """Check a kernel ``(k, k, channels, channels)`` meant to make a convolution output its input (chapter 2).
 
-    The verdict is computed by running a convolution with the kernel (see
-    :func:`resnet_lessons.identity.identity_kernel_problem`), so any kernel that works passes.
+    The verdict is computed (:func:`resnet_lessons.identity.identity_kernel_problem`): any kernel that works passes.
     """
     if _unanswered(answer):
         return NO_ANSWER
@@ -125,10 +111,8 @@ def check_identity_kernel(answer) -> CheckResult:
 def check_projection_block(block) -> CheckResult:
     """Check a residual block with option B shortcuts: a 1x1 projection only where the shape changes (chapter 3).
 
-    ``block(x, filters, strides, name)`` is built where the shape changes (16 -> 32 channels, stride 2) and where it
-    does not (16 -> 16, stride 1), and compared with ``blocks.basic_block(..., shortcut_option="B")``: parameter
-    count, output shape, and outputs once it has the package block's weights
-    (:func:`resnet_lessons.equivalence.compare_blocks`).
+    ``block(x, filters, strides, name)`` is built at 16 -> 32 channels, stride 2, and 16 -> 16, stride 1, and compared
+    with ``blocks.basic_block(..., shortcut_option="B")`` by :func:`resnet_lessons.equivalence.compare_blocks`.
     """
     if _unanswered(block):
         return NO_ANSWER
@@ -168,23 +152,18 @@ def check_projection_block(block) -> CheckResult:
         return CheckResult(False, f"{case}, {hint}.")
     return CheckResult(True, "your block has the package block's parameters and computes the same outputs.")
 
+
 def check_chance_loss(answer, num_classes: int = 10) -> CheckResult:
     """Check the cross-entropy of a classifier that gives every class the same probability (chapter 1).
 
-    That loss, :math:`-\\ln(1 / C) = \\ln C` for :math:`C` classes, is where every freshly initialised classifier
-    starts and where one that learns nothing stays. The hints recognise the chance *error*, the probability itself,
-    a base-10 or base-2 logarithm and a lost minus sign.
-
-    Args:
-        answer: the student's loss, a number.
-        num_classes: the number of classes.
+    That loss, :math:`\\ln C`, is where a fresh classifier starts and one that learns nothing stays. Hints recognise
+    the chance *error*, the probability itself, a base-10 or base-2 logarithm and a lost minus sign.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}")
+    arguments.require(arguments.is_int(num_classes) and num_classes >= 2, "num_classes", num_classes,
+                      "an integer of at least 2")
     if _unanswered(answer):
         return NO_ANSWER
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
-        raise ValueError(f"answer must be a number, got {answer!r}")
+    arguments.require(arguments.is_number(answer), "answer", answer, "a number")
     expected = math.log(num_classes)
     if math.isclose(answer, expected, rel_tol=1e-3):
         return CheckResult(True, f"-ln(1/{num_classes}) = ln {num_classes} = {expected:.4f}.")
@@ -214,20 +193,14 @@ def _as_integer(value, name):
 
 
 def check_achieved_gflops(result, answer) -> CheckResult:
-    """Check a hand computation of a benchmark result's achieved GFLOP/s (chapter 6), with hints for the usual slips.
+    """Check a hand computation of a :class:`resnet_lessons.bench.BenchmarkResult`'s achieved GFLOP/s (chapter 6).
 
-    The expected value is ``2 * multiply-adds per image * batch size * (3 with a backward pass) / median seconds /
-    10^9``; an answer within 1 % passes, computed with the median or the mean step time. The hints recognise a
-    missing factor 2 (a multiply-add is two operations), 3 (the backward pass) or batch size, and a wrong power of 10.
-
-    Args:
-        result: a :class:`resnet_lessons.bench.BenchmarkResult`.
-        answer: the student's GFLOP/s, a number.
+    Expected: ``2 * multiply-adds per image * batch size * (3 with a backward pass) / median seconds / 10^9``, within
+    1 %, or with the mean step time. Hints recognise a missing factor 2, 3 or batch size, and a wrong power of 10.
     """
     if _unanswered(answer):
         return NO_ANSWER
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer) or answer <= 0:
-        raise ValueError(f"answer must be a positive number of GFLOP/s, got {answer!r}")
+    arguments.require(arguments.is_number(answer) and answer > 0, "answer", answer, "a positive number of GFLOP/s")
     expected = result.gflops_per_second
     with_mean = result.flops_per_step / result.mean_seconds / 1e9
     if math.isclose(answer, expected, rel_tol=0.01):
@@ -244,8 +217,7 @@ def check_achieved_gflops(result, answer) -> CheckResult:
                  **hints}
     hints.update({1e9: "GFLOP/s counts 10^9 operations per second", 1e-9: "GFLOP/s counts 10^9 operations per second"})
     for factor, hint in hints.items():
-        if math.isclose(answer * factor, expected, rel_tol=0.01) or math.isclose(answer * factor, with_mean,
-                                                                                  rel_tol=0.01):
+        if any(math.isclose(answer * factor, value, rel_tol=0.01) for value in (expected, with_mean)):
             return CheckResult(False, f"{answer:.4g} is off by a factor of {factor:g}: {hint}.")
     return CheckResult(False, f"{answer:.4g} is not it: divide the operations of one step (2 per multiply-add, for "
                               "every image of the batch, times 3 with a backward pass) by the median step time, "
@@ -255,31 +227,22 @@ def check_achieved_gflops(result, answer) -> CheckResult:
 def check_path_count(num_blocks: int, length: int, answer) -> CheckResult:
     """Check a count of the paths of ``length`` residual branches through a net of ``num_blocks`` blocks (chapter 7).
 
-    Unrolled, a net of ``n`` blocks has ``2**n`` paths, each block crossed by its branch or its shortcut, so
-    ``comb(n, k)`` of them cross exactly ``k`` branches. The hints recognise the total ``2**n``, the fraction
-    ``comb(n, k) / 2**n`` instead of the count, ordered choices ``n! / (n - k)!`` and ``n**k``.
-
-    Args:
-        num_blocks: the net's blocks ``n`` (ResNet-20 has 9, ResNet-56 27, ResNet-110 54).
-        length: the path length ``k``, from 0 to ``num_blocks``.
-        answer: the student's count, an integer.
+    Unrolled, ``n`` blocks give ``2**n`` paths (each block crossed by its branch or its shortcut), ``comb(n, k)`` of
+    them through exactly ``k`` branches. Hints recognise ``2**n``, the fraction, ``n! / (n - k)!`` and ``n**k``.
     """
     for name, value, least in (("num_blocks", num_blocks, 1), ("length", length, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        arguments.require(arguments.is_int(value) and value >= least, name, value, f"an integer >= {least}")
     if length > num_blocks:
         raise ValueError(f"length must be at most num_blocks={num_blocks}, got {length}")
     if _unanswered(answer):
         return NO_ANSWER
     expected = math.comb(num_blocks, length)
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
-        raise ValueError(f"answer must be a number of paths, got {answer!r}")
+    arguments.require(arguments.is_number(answer), "answer", answer, "a number of paths")
     if answer == expected:
         return CheckResult(True, f"{expected:,} of the {2**num_blocks:,} paths cross exactly {length} branches: "
                                  f"choose which {length} of the {num_blocks} blocks, comb({num_blocks}, {length}).")
     hints = {
-        2**num_blocks: "that is every path; count only those that cross exactly "
-                       f"{length} branches",
+        2**num_blocks: f"that is every path; count only those that cross exactly {length} branches",
         expected / 2**num_blocks: "that is the fraction of all paths; the count is that times 2**n",
         math.perm(num_blocks, length): "that counts ordered choices; the blocks of a path come in the network's "
                                        "order, so divide by k!",
