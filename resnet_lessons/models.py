@@ -1,22 +1,17 @@
 """Plain and residual networks, all made by one builder (chapters 1, 3, 4, 5 and 7).
 
 :func:`build_network` takes a stem, a list of :class:`Stage` sizes, a block function and what comes after the last
-stage, and returns a functional Keras model; every named network is a short recipe that names those four, as
-``keras.applications``' ``resnet.py`` (``ResNet(stack_fn, preact, ...)``) and torchvision's ``ResNet(block,
-layers)`` do. Adding a kind of block is adding a block function to :mod:`resnet_lessons.blocks` and a recipe here,
-as :func:`cifar_preact_resnet` does for the pre-activation block (He et al. 2016).
+stage; every named network is a recipe naming those four, as ``keras.applications``' ``ResNet(stack_fn, preact,
+...)`` and torchvision's ``ResNet(block, layers)`` do. A new kind of block is a block function in
+:mod:`resnet_lessons.blocks` and a recipe here, as :func:`cifar_preact_resnet` shows.
 
-The CIFAR-10 family of the paper (Sec. 4.2) has ``6n + 2`` weighted layers: a 3x3 stem convolution with 16 filters,
-three stages of ``n`` two-layer blocks with 16, 32 and 64 filters on 32x32, 16x16 and 8x8 maps, global average
-pooling and a 10-way dense layer.
+The CIFAR-10 family (Sec. 4.2) has ``6n + 2`` weighted layers: a 3x3 stem with 16 filters, three stages of ``n``
+basic blocks with 16, 32 and 64 filters on 32x32, 16x16 and 8x8 maps, pooling and a dense layer. The ImageNet
+family (Table 1, chapter 5) has a 7x7 stride-2 stem and a max pool, then four stages on 56x56 to 7x7 maps: basic
+blocks of 64 to 512 filters for ResNet-18/34, bottlenecks of those inner widths for ResNet-50/101/152, with
+``keras.applications.ResNet50``'s layer names so weights copy across by name.
 
-The ImageNet family (Table 1, chapter 5) has a 7x7 stride-2 stem convolution with 64 filters and a 3x3 stride-2 max
-pool, then four stages on 56x56, 28x28, 14x14 and 7x7 maps: basic blocks with 64, 128, 256 and 512 filters for
-ResNet-18/34, bottleneck blocks with those inner widths (and four times as many output channels) for
-ResNet-50/101/152. Its layer names are those of ``keras.applications.ResNet50``, so weights copy across by name.
-
-Models output *logits* (no softmax) unless asked otherwise: the loss applies the softmax in a numerically stable
-way, and a chapter that wants probabilities passes ``classifier_activation="softmax"``.
+Models output *logits* unless ``classifier_activation="softmax"``: the loss applies the softmax more stably.
 """
 
 from __future__ import annotations
@@ -29,7 +24,7 @@ from collections.abc import Callable, Sequence
 import keras
 from keras import layers
 
-from resnet_lessons import blocks
+from resnet_lessons import arguments, blocks
 
 CIFAR_STAGE_FILTERS = (16, 32, 64)
 
@@ -42,8 +37,7 @@ IMAGENET_BLOCKS_PER_STAGE = {
     152: (3, 8, 36, 3),
 }
 IMAGENET_STAGE_FILTERS = (64, 128, 256, 512)
-# Depths from here on use bottleneck blocks; shallower ones use basic blocks.
-FIRST_BOTTLENECK_DEPTH = 50
+FIRST_BOTTLENECK_DEPTH = 50  # from here on bottleneck blocks; shallower nets use basic blocks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,9 +50,7 @@ class Stage:
 
     def __post_init__(self):
         for field in ("blocks", "filters", "strides"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Stage.{field} must be a positive integer, got {value!r}")
+            arguments.positive_int(getattr(self, field), f"Stage.{field}")
 
 
 def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequence[Stage], block: Callable,
@@ -66,29 +58,24 @@ def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequenc
                   include_top: bool = True, after_stages: Callable | None = None) -> keras.Model:
     """Build ``stem -> stages of blocks -> (after_stages) -> global average pooling -> dense`` as a Keras model.
 
-    Stages are numbered from 2 (the stem is ``conv1``), as in the paper's Table 1 and ``keras.applications``, so the
-    first block is named ``conv2_block1``.
+    Stages are numbered from 2 (the stem is ``conv1``), as in Table 1 and ``keras.applications``: the first block is
+    ``conv2_block1``.
 
     Args:
-        input_shape: ``(height, width, channels)`` of one image.
         stem: ``stem(inputs) -> tensor``, the layers before the first stage.
-        stages: the stages, in order.
         block: ``block(x, filters, strides, name=...) -> tensor``, e.g. a ``functools.partial`` of
             :func:`resnet_lessons.blocks.basic_block`; any function of that signature will do.
-        num_classes: outputs of the final dense layer.
-        name: the model's name.
         classifier_activation: activation of the final layer; ``None`` returns logits.
         include_top: end with pooling and the dense layer (``avg_pool``, ``predictions``); ``False`` ends with the
-            last stage's feature map, for use as a feature extractor (``num_classes`` is then ignored).
+            last stage's feature map, a feature extractor (``num_classes`` is then ignored).
         after_stages: ``after_stages(x) -> tensor``, layers between the last stage and the top (kept without the
-            top too), e.g. a pre-activation net's final batch norm and ReLU; ``None`` adds none.
+            top too), e.g. a pre-activation net's final batch norm and ReLU.
 
     Returns:
-        The (unbuilt-optimizer, uncompiled) ``keras.Model``.
+        The uncompiled ``keras.Model``.
     """
     input_shape = validate_input_shape(input_shape)
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    arguments.positive_int(num_classes, "num_classes")
     if not stages:
         raise ValueError("stages must name at least one Stage")
     inputs = keras.Input(shape=input_shape, name="images")
@@ -106,32 +93,37 @@ def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequenc
     return keras.Model(inputs, outputs, name=name)
 
 
-def cifar_stem(inputs, *, use_bias: bool = False, batch_norm: bool = True):
-    """The CIFAR nets' first layer: a 3x3 convolution with 16 filters, batch norm and ReLU (``conv1_*``).
+def _recipe(builder: Callable[..., keras.Model], depth: int, name: str, doc: str) -> Callable[..., keras.Model]:
+    """A one-line recipe ``name(**kwargs) = builder(depth, **kwargs)``, with its own name and docstring."""
 
-    ``batch_norm=False`` leaves the batch norm out (chapter 7); the convolution keeps He initialisation always.
-    """
+    def recipe(**kwargs) -> keras.Model:
+        return builder(depth, **kwargs)
+
+    recipe.__name__ = recipe.__qualname__ = name
+    recipe.__doc__ = doc
+    return recipe
+
+
+def cifar_stem(inputs, *, use_bias: bool = False, batch_norm: bool = True):
+    """The CIFAR nets' first layer: a 3x3 convolution with 16 filters, batch norm (unless ``batch_norm=False``,
+    chapter 7) and ReLU, ``conv1_*``; the convolution keeps He initialisation always."""
     x = blocks.conv_bn(inputs, CIFAR_STAGE_FILTERS[0], 3, 1, "conv1", use_bias=use_bias,
                        batch_norm=batch_norm)  # (batch, H, W, 16)
     return layers.Activation("relu", name="conv1_relu")(x)
 
 
 def cifar_preact_stem(inputs):
-    """A pre-activation CIFAR net's first layer: the 3x3 convolution with 16 filters alone (``conv1_conv``).
-
-    The first block's ``preact_bn`` and ``preact_relu`` normalise and activate it, so the stem has neither.
-    """
+    """A pre-activation CIFAR net's first layer: the 3x3 convolution with 16 filters alone (``conv1_conv``); the
+    first block's ``preact_bn`` and ``preact_relu`` normalise and activate it."""
     return blocks.conv_bn(inputs, CIFAR_STAGE_FILTERS[0], 3, 1, "conv1", batch_norm=False)  # (batch, H, W, 16)
 
 
 def blocks_per_stage(depth: int) -> int:
-    """Return ``n`` for a CIFAR net of ``depth = 6n + 2`` layers, or raise ``ValueError`` for any other depth.
-
-    Each of the three stages holds ``n`` blocks of two convolutions (``6n``), plus the stem and the dense layer.
-    """
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth must be of the form 6n + 2 with n >= 1 (8, 14, 20, 32, 56, 110, ...), got {depth!r}")
-    return (depth - 2) // 6
+    """Return ``n`` for a CIFAR net of ``depth = 6n + 2`` layers (three stages of ``n`` two-convolution blocks, the
+    stem and the dense layer), or raise ``ValueError`` for any other depth."""
+    arguments.require(arguments.is_int(depth) and depth >= 8 and (depth - 2) % 6 == 0, "depth", depth,
+                      "of the form 6n + 2 with n >= 1 (8, 14, 20, 32, 56, 110, ...)")
+    return (int(depth) - 2) // 6
 
 
 def cifar_stages(depth: int) -> list[Stage]:
@@ -144,34 +136,25 @@ def cifar_network(depth: int, *, residual: bool, shortcut: str = "A", num_classe
                   input_shape: Sequence[int] = (32, 32, 3), zero_init_residual: bool = False,
                   classifier_activation: str | None = None, kernel_initializer="he_normal",
                   batch_norm: bool = True, skip_init: bool = False, gated: bool = False) -> keras.Model:
-    """A plain or residual CIFAR-10 network of ``depth = 6n + 2`` layers (the paper's Sec. 4.2).
+    """A plain or residual CIFAR-10 network of ``depth = 6n + 2`` layers (Sec. 4.2), named ``resnet{depth}`` or
+    ``plain{depth}``.
 
-    Plain and residual nets of one depth have the same layers; the residual one adds shortcuts, which under option
-    A have no parameters, so both have exactly the same parameter count (269,722 trainable at depth 20).
+    Option A shortcuts have no parameters, so plain and residual nets of one depth have the same count (269,722
+    trainable at depth 20). The options of :func:`resnet_lessons.blocks.basic_block` apply to every block.
 
     Args:
-        depth: number of weighted layers, ``6n + 2``.
-        residual: residual blocks (a ResNet) or plain blocks (the paper's "plain" baseline).
-        shortcut: ``"A"`` (default, as in the paper's CIFAR experiments), ``"B"`` or ``"C"``; ignored when plain.
-        num_classes: number of classes.
+        shortcut: ``"A"`` (the paper's CIFAR experiments), ``"B"`` or ``"C"``; ignored when plain.
         input_shape: ``(height, width, 3)``; the quick profile uses smaller images than CIFAR's 32x32.
         zero_init_residual: start every block's last batch-norm scale at zero (residual nets only).
-        classifier_activation: activation of the last layer; ``None`` gives logits.
-        kernel_initializer: initialiser of the blocks' 3x3 convolutions (the stem keeps He's); chapter 7 starts a
-            plain net at the identity with :class:`resnet_lessons.initializers.Dirac`.
-        batch_norm: batch norm after every convolution; ``False`` leaves it out everywhere and gives the
-            convolutions biases instead (chapter 7).
-        skip_init: scale every residual branch by a trainable scalar that starts at 0 (SkipInit; residual only).
-        gated: add a forward and backward gate to every block's branch and shortcut, for lesions and path
-            gradients (:mod:`resnet_lessons.lesions`); the trainable parameters do not change.
-
-    Returns:
-        A ``keras.Model`` named ``resnet{depth}`` or ``plain{depth}``.
+        kernel_initializer: initialiser of the blocks' 3x3 convolutions (the stem keeps He's).
+        batch_norm: ``False`` leaves batch norm out everywhere, giving the convolutions biases (chapter 7).
+        gated: gates on every block's branch and shortcut, for :mod:`resnet_lessons.lesions`; the trainable
+            parameters do not change.
     """
     stages = cifar_stages(depth)
     if zero_init_residual and not residual:
         raise ValueError("zero_init_residual=True needs residual=True: a plain block has no residual branch")
-    # basic_block checks the shortcut option and the flags, plain or residual; this does not check them again.
+    # basic_block checks the shortcut option and the flags, plain or residual.
     use_bias = not batch_norm  # without batch norm nothing else gives a convolution's output a shift
     block = functools.partial(blocks.basic_block, residual=residual, shortcut_option=shortcut,
                               zero_init_residual=zero_init_residual, use_bias=use_bias,
@@ -193,61 +176,27 @@ def cifar_plain(depth: int, **kwargs) -> keras.Model:
     return cifar_network(depth, residual=False, **kwargs)
 
 
-def resnet20(**kwargs) -> keras.Model:
-    """ResNet-20 (n = 3), the smallest net of the paper's Table 6."""
-    return cifar_resnet(20, **kwargs)
-
-
-def resnet32(**kwargs) -> keras.Model:
-    """ResNet-32 (n = 5)."""
-    return cifar_resnet(32, **kwargs)
-
-
-def resnet44(**kwargs) -> keras.Model:
-    """ResNet-44 (n = 7)."""
-    return cifar_resnet(44, **kwargs)
-
-
-def resnet56(**kwargs) -> keras.Model:
-    """ResNet-56 (n = 9), the deep net of the paper's Fig. 1 and 6."""
-    return cifar_resnet(56, **kwargs)
-
-
-def resnet110(**kwargs) -> keras.Model:
-    """ResNet-110 (n = 18); the paper warms it up at learning rate 0.01."""
-    return cifar_resnet(110, **kwargs)
-
-
-def plain20(**kwargs) -> keras.Model:
-    """Plain-20: ResNet-20's layers without shortcuts."""
-    return cifar_plain(20, **kwargs)
-
-
-def plain56(**kwargs) -> keras.Model:
-    """Plain-56: ResNet-56's layers without shortcuts; trains worse than plain-20 (the degradation problem)."""
-    return cifar_plain(56, **kwargs)
+resnet20 = _recipe(cifar_resnet, 20, "resnet20", "ResNet-20 (n = 3), the smallest net of the paper's Table 6.")
+resnet32 = _recipe(cifar_resnet, 32, "resnet32", "ResNet-32 (n = 5).")
+resnet44 = _recipe(cifar_resnet, 44, "resnet44", "ResNet-44 (n = 7).")
+resnet56 = _recipe(cifar_resnet, 56, "resnet56", "ResNet-56 (n = 9), the deep net of the paper's Fig. 1 and 6.")
+resnet110 = _recipe(cifar_resnet, 110, "resnet110",
+                    "ResNet-110 (n = 18); the paper warms it up at learning rate 0.01.")
+plain20 = _recipe(cifar_plain, 20, "plain20", "Plain-20: ResNet-20's layers without shortcuts.")
+plain56 = _recipe(cifar_plain, 56, "plain56",
+                  "Plain-56: ResNet-56's layers, no shortcuts; trains worse than plain-20 (the degradation problem).")
 
 
 def cifar_preact_resnet(depth: int, *, shortcut: str = "A", num_classes: int = 10,
                         input_shape: Sequence[int] = (32, 32, 3),
                         classifier_activation: str | None = None) -> keras.Model:
-    """A pre-activation residual CIFAR net of ``depth = 6n + 2`` layers (He et al. 2016).
+    """A pre-activation residual CIFAR net of ``depth = 6n + 2`` layers (He et al. 2016), ``resnet{depth}_preact``.
 
-    The recipe names the four parts: the stem is the bare convolution (:func:`cifar_preact_stem`), the blocks
-    :func:`resnet_lessons.blocks.preact_basic_block`, the stages those of :func:`cifar_stages`, and a final batch
-    norm and ReLU (``post_bn``, ``post_relu``) come before pooling. With option A it has exactly ResNet-20's
-    269,722 trainable parameters at depth 20: the batch norms move (onto each block's input and middle, and from
-    the stem to after the last block) and their channels add up the same.
-
-    Args:
-        depth: number of weighted layers, ``6n + 2``.
-        shortcut: ``"A"`` (default), ``"B"`` or ``"C"``; a projection here is a 1x1 convolution without batch norm.
-        num_classes: number of classes.
-        input_shape: ``(height, width, 3)``.
-        classifier_activation: activation of the last layer; ``None`` gives logits.
-
-    Returns:
-        A ``keras.Model`` named ``resnet{depth}_preact``.
+    The recipe names the four parts: the bare-convolution stem (:func:`cifar_preact_stem`), the blocks
+    :func:`resnet_lessons.blocks.preact_basic_block`, :func:`cifar_stages`, and a final batch norm and ReLU
+    (``post_bn``, ``post_relu``) before pooling. With option A it has ResNet-20's 269,722 trainable parameters at
+    depth 20: the batch norms move (onto each block's input and middle, from the stem to after the last block) and
+    their channels add up the same. A projection (``shortcut="B"`` or ``"C"``) is a 1x1 convolution without batch norm.
     """
     return build_network(input_shape=input_shape, stem=cifar_preact_stem, stages=cifar_stages(depth),
                          block=functools.partial(blocks.preact_basic_block, shortcut_option=shortcut),
@@ -255,18 +204,16 @@ def cifar_preact_resnet(depth: int, *, shortcut: str = "A", num_classes: int = 1
                          name=f"resnet{depth}_preact", classifier_activation=classifier_activation)
 
 
-def resnet20_preact(**kwargs) -> keras.Model:
-    """Pre-activation ResNet-20; keyword arguments as in :func:`cifar_preact_resnet`."""
-    return cifar_preact_resnet(20, **kwargs)
+resnet20_preact = _recipe(cifar_preact_resnet, 20, "resnet20_preact",
+                          "Pre-activation ResNet-20; keyword arguments as in :func:`cifar_preact_resnet`.")
 
 
 def imagenet_stem(inputs, *, use_bias: bool = False):
     """The ImageNet nets' first layers (Table 1's conv1 and the max pool): 224x224 in, 56x56x64 out.
 
-    A 7x7 convolution with 64 filters and stride 2, batch norm and ReLU, then a 3x3 max pool with stride 2. Both are
-    padded explicitly and symmetrically (``conv1_pad`` by 3, ``pool1_pad`` by 1), as in ``keras.applications`` and
-    PyTorch; TensorFlow's ``"same"`` would pad a stride-2 layer at the bottom and right only, and shift every
-    feature map by one pixel against theirs.
+    A 7x7 stride-2 convolution with 64 filters, batch norm and ReLU, then a 3x3 stride-2 max pool, both padded
+    explicitly and symmetrically (``conv1_pad`` by 3, ``pool1_pad`` by 1) as in ``keras.applications`` and PyTorch:
+    TensorFlow's ``"same"`` would pad at the bottom and right only and shift every feature map by one pixel.
     """
     x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)  # (batch, 230, 230, 3)
     x = blocks.conv_bn(x, IMAGENET_STAGE_FILTERS[0], 7, 2, "conv1", use_bias=use_bias, padding="valid")
@@ -277,11 +224,8 @@ def imagenet_stem(inputs, *, use_bias: bool = False):
 
 def imagenet_stages(depth: int) -> list[Stage]:
     """The four stages of the ImageNet ResNet of ``depth`` layers (Table 1), or ``ValueError`` for another depth."""
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth not in IMAGENET_BLOCKS_PER_STAGE:
-        raise ValueError(
-            f"depth must be one of {', '.join(map(str, IMAGENET_BLOCKS_PER_STAGE))} (the paper's Table 1), "
-            f"got {depth!r}"
-        )
+    arguments.require(arguments.is_int(depth) and depth in IMAGENET_BLOCKS_PER_STAGE, "depth", depth,
+                      f"one of {', '.join(map(str, IMAGENET_BLOCKS_PER_STAGE))} (the paper's Table 1)")
     return [Stage(count, filters, 1 if index == 0 else 2)
             for index, (count, filters) in enumerate(zip(IMAGENET_BLOCKS_PER_STAGE[depth], IMAGENET_STAGE_FILTERS))]
 
@@ -289,34 +233,24 @@ def imagenet_stages(depth: int) -> list[Stage]:
 def imagenet_resnet(depth: int, *, input_shape: Sequence[int] = (224, 224, 3), num_classes: int = 1000,
                     use_bias: bool = False, stride_on: str = "1x1", include_top: bool = True,
                     classifier_activation: str | None = None) -> keras.Model:
-    """A ResNet of the paper's ImageNet family (Table 1): ResNet-18, 34, 50, 101 or 152.
+    """ResNet-18, 34, 50, 101 or 152 of the paper's Table 1, named ``resnet{depth}``.
 
-    ResNet-18/34 stack basic blocks, ResNet-50/101/152 bottleneck blocks; both use option B shortcuts (a projection
-    where the shape changes), as the paper's deeper models do. The layer names are ``keras.applications``':
-    ``conv1_pad`` .. ``pool1_pool``, ``conv2_block1_0_conv`` (the projection), ``conv2_block1_1_conv`` ..
-    ``conv5_block3_out``, ``avg_pool``, ``predictions``.
+    Basic blocks up to 34 layers, bottlenecks from 50, option B shortcuts, and ``keras.applications``' layer names
+    (``conv1_pad`` .. ``pool1_pool``, ``conv2_block1_0_conv`` (the projection) .. ``conv5_block3_out``, ``avg_pool``,
+    ``predictions``).
 
     Args:
-        depth: 18, 34, 50, 101 or 152.
-        input_shape: ``(height, width, channels)``; global average pooling makes any size work (the paper and
-            ``keras.applications`` use 224x224; Table 1's sizes and multiply-adds are for it).
-        num_classes: outputs of the dense layer (ImageNet has 1,000 classes).
-        use_bias: give every convolution a bias. The paper's nets have none (batch norm removes a constant
-            shift); ``keras.applications.ResNet50`` has them, so ``use_bias=True`` matches its 25,636,712
-            parameters and takes its weights unchanged.
+        input_shape: any size works with global average pooling; Table 1's sizes and multiply-adds are for 224x224.
+        use_bias: give every convolution a bias. The paper's nets have none; ``keras.applications.ResNet50`` has,
+            so ``use_bias=True`` matches its 25,636,712 parameters and takes its weights unchanged.
         stride_on: ``"1x1"`` (the paper) or ``"3x3"`` ("v1.5") for a downsampling bottleneck's stride; basic
-            blocks have only 3x3 convolutions and carry the stride on the first of them either way.
+            blocks carry it on their first 3x3 convolution either way.
         include_top: end with ``avg_pool`` and ``predictions``; ``False`` ends with ``conv5_block*_out``.
-        classifier_activation: activation of ``predictions``; ``None`` gives logits, ``"softmax"`` probabilities
-            as ``keras.applications`` returns them.
-
-    Returns:
-        A functional ``keras.Model`` named ``resnet{depth}``, e.g. ``"resnet50"``.
+        classifier_activation: ``None`` gives logits, ``"softmax"`` probabilities as ``keras.applications`` does.
     """
     stages = imagenet_stages(depth)
     for flag, value in (("use_bias", use_bias), ("include_top", include_top)):
-        if not isinstance(value, bool):
-            raise ValueError(f"{flag} must be True or False, got {value!r}")
+        arguments.require(isinstance(value, bool), flag, value, "True or False")
     if depth >= FIRST_BOTTLENECK_DEPTH:  # the bottleneck block checks stride_on
         block = functools.partial(blocks.bottleneck_block, stride_on=stride_on, use_bias=use_bias)
     else:  # a basic block has no 1x1 convolution to move the stride from; a wrong value is refused all the same
@@ -327,29 +261,15 @@ def imagenet_resnet(depth: int, *, input_shape: Sequence[int] = (224, 224, 3), n
                          classifier_activation=classifier_activation, include_top=include_top)
 
 
-def resnet18(**kwargs) -> keras.Model:
-    """ResNet-18: basic blocks, (2, 2, 2, 2) per stage; keyword arguments as in :func:`imagenet_resnet`."""
-    return imagenet_resnet(18, **kwargs)
-
-
-def resnet34(**kwargs) -> keras.Model:
-    """ResNet-34: basic blocks, (3, 4, 6, 3) per stage, the residual net of the paper's Fig. 3."""
-    return imagenet_resnet(34, **kwargs)
-
-
-def resnet50(**kwargs) -> keras.Model:
-    """ResNet-50: ResNet-34's stages with bottleneck blocks; ``keras.applications.ResNet50``'s layers."""
-    return imagenet_resnet(50, **kwargs)
-
-
-def resnet101(**kwargs) -> keras.Model:
-    """ResNet-101: bottleneck blocks, (3, 4, 23, 3) per stage."""
-    return imagenet_resnet(101, **kwargs)
-
-
-def resnet152(**kwargs) -> keras.Model:
-    """ResNet-152: bottleneck blocks, (3, 8, 36, 3) per stage, the paper's deepest ImageNet model."""
-    return imagenet_resnet(152, **kwargs)
+resnet18 = _recipe(imagenet_resnet, 18, "resnet18",
+                   "ResNet-18: basic blocks, (2, 2, 2, 2) per stage; keyword arguments as in :func:`imagenet_resnet`.")
+resnet34 = _recipe(imagenet_resnet, 34, "resnet34",
+                   "ResNet-34: basic blocks, (3, 4, 6, 3) per stage, the residual net of the paper's Fig. 3.")
+resnet50 = _recipe(imagenet_resnet, 50, "resnet50",
+                   "ResNet-50: ResNet-34's stages with bottleneck blocks; ``keras.applications.ResNet50``'s layers.")
+resnet101 = _recipe(imagenet_resnet, 101, "resnet101", "ResNet-101: bottleneck blocks, (3, 4, 23, 3) per stage.")
+resnet152 = _recipe(imagenet_resnet, 152, "resnet152",
+                    "ResNet-152: bottleneck blocks, (3, 8, 36, 3) per stage, the paper's deepest ImageNet model.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,7 +291,7 @@ def count_parameters(model: keras.Model) -> ParameterCounts:
 
 
 def validate_input_shape(input_shape) -> tuple[int, int, int]:
-    """Return ``input_shape`` as a tuple of three positive ints ``(height, width, channels)``, or raise ``ValueError``."""
+    """Return ``input_shape`` as three positive ints ``(height, width, channels)``, or raise ``ValueError``."""
     try:
         shape = tuple(int(size) for size in input_shape)
     except (TypeError, ValueError):
