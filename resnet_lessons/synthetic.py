@@ -1,50 +1,33 @@
 """A deterministic, procedurally generated stand-in for CIFAR-10, for machines that cannot get it.
 
-Chapter 0: when CIFAR-10 is neither cached nor downloadable and no image-folder copy is set, the book trains on this
-set instead. It has CIFAR-10's shapes (32x32 RGB uint8, 10 classes, 50,000 train / 10,000 test images) and is built
-to need what CIFAR-10 needs from a network: local, oriented features that must be found anywhere in the
-image among clutter. Each class is a texture family, five shapes in two frequency bands:
+Chapter 0: when CIFAR-10 cannot be had, the book trains on this set: CIFAR-10's shapes (32x32 RGB uint8, 10 classes,
+50,000 train / 10,000 test images), built to need what CIFAR-10 needs from a network: local, oriented features found
+anywhere in the image among clutter. Each class is a texture family, five shapes in two frequency bands:
 
     horizontal stripes, vertical stripes, diagonal stripes (either diagonal), checks, rings
     x coarse (about 2.5-3.5 cycles across the image) or fine (about 4.5-6 cycles)
 
-Each image shows its class's texture with a random phase, a small random tilt, a random colour and a
-random contrast, inside a soft window at a random place, on a random background colour with a random
-linear shading; a weaker texture of another class sits in a second window, and pixel noise covers all.
-The mean colour of an image says nothing about its class, and horizontal flips (the paper's augmentation)
-keep every class a member of itself (diagonals come in both directions). A small conv net learns it, but
-slowly and not to 100%, so depth and residual connections have room to make a difference
-(``tests/test_synthetic.py`` checks both).
+Each image shows its class's texture (random phase, small tilt, colour, contrast) in a soft window at a random place,
+on a random, linearly shaded background, with a weaker texture of another class in a second window and pixel noise.
+The mean colour says nothing about the class, and horizontal flips (the paper's augmentation) keep every class itself.
+A small conv net learns it, slowly and not to 100%, so depth and residual connections have room to make a difference.
 
-Determinism: images are made in chunks of 1,000, chunk ``k`` of split ``s`` (0 train, 1 test) from
-``np.random.default_rng([seed, s, k])``, so the same arguments give byte-identical arrays and the first N
-images of a split are the same whatever total is asked for. Labels are balanced in every full chunk.
-
-Like ``keras.datasets`` loaders, :func:`load_data` returns arrays (and the class names and a description), not the
-book's container: ``data.load_dataset("synthetic")`` wraps them.
+Determinism: chunk ``k`` of split ``s`` (0 train, 1 test) of 1,000 images comes from ``np.random.default_rng([seed,
+s, k])``, so the same arguments give byte-identical arrays and the first N images of a split are the same whatever
+total is asked for. Labels are balanced in every full chunk.
 """
 
 import numpy as np
 
-CLASS_NAMES = (
-    "horizontal-stripes-coarse",
-    "horizontal-stripes-fine",
-    "vertical-stripes-coarse",
-    "vertical-stripes-fine",
-    "diagonal-stripes-coarse",
-    "diagonal-stripes-fine",
-    "checks-coarse",
-    "checks-fine",
-    "rings-coarse",
-    "rings-fine",
-)
+from resnet_lessons import arguments
 
+CLASS_NAMES = tuple(f"{shape}-{band}" for shape in ("horizontal-stripes", "vertical-stripes", "diagonal-stripes",
+                                                    "checks", "rings") for band in ("coarse", "fine"))
 NUM_CLASSES = len(CLASS_NAMES)
-
 # Images per chunk; every chunk draws from its own generator, so prefixes do not depend on the total.
 CHUNK_SIZE = 1_000
 
-# split ids used in the generator seeds
+# Split ids in the generator seeds.
 _TRAIN_SPLIT_ID = 0
 _TEST_SPLIT_ID = 1
 
@@ -65,45 +48,28 @@ _NOISE_STANDARD_DEVIATION = 12.0
 
 
 def load_data(num_train: int = 50_000, num_test: int = 10_000, seed: int = 0, image_size: int = 32):
-    """Generate the synthetic CIFAR-shaped data set.
+    """Generate the first ``num_train`` and ``num_test`` images of the synthetic CIFAR-shaped data set.
 
-    Why: the book must run (and show the degradation problem of deep plain nets) where CIFAR-10 cannot be
-    had; this set is deterministic, quick to make, learnable by a conv net and far from trivial.
-
-    Args:
-        num_train: number of training images (the first ``num_train`` of the training split).
-        num_test: number of test images (the first ``num_test`` of the test split).
-        seed: seed of the whole set; the same seed gives byte-identical images.
-        image_size: height and width of the images, at least 8. Textures are defined in image-relative
-            units, so other sizes show the same scenes rendered with more or fewer pixels.
+    The book must run (and show the degradation problem of deep plain nets) where CIFAR-10 cannot be had; this set
+    is deterministic, quick to make, learnable by a conv net and far from trivial. Textures are defined in
+    image-relative units, so an ``image_size`` (at least 8) other than 32 renders the same scenes.
 
     Returns:
-        ``(x_train, y_train), (x_test, y_test), class_names, description``: uint8 images
-        (num, image_size, image_size, 3), int32 labels in [0, 10), :data:`CLASS_NAMES` and one line naming the set.
-
-    Raises:
-        ValueError: if a count is not a positive int, ``seed`` is not a non-negative int, or
-            ``image_size`` is not an int >= 8.
+        ``(x_train, y_train), (x_test, y_test), class_names, description``, as ``cifar10.load_data``.
     """
-    for argument_name, value in (("num_train", num_train), ("num_test", num_test)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{argument_name} must be a positive int, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 8:
-        raise ValueError(f"image_size must be an int of at least 8, got {image_size!r}")
+    num_train = arguments.positive_int(num_train, "num_train")
+    num_test = arguments.positive_int(num_test, "num_test")
+    seed = arguments.non_negative_int(seed, "seed")
+    arguments.require(arguments.is_int(image_size) and image_size >= 8, "image_size", image_size, "an int of at least 8")
+    image_size = int(image_size)
     description = (f"synthetic CIFAR-shaped data (procedurally generated, seed {seed}; {num_train:,} train / "
                    f"{num_test:,} test images, {image_size}x{image_size})")
-    return (_generate_split(int(num_train), int(seed), _TRAIN_SPLIT_ID, int(image_size)),
-            _generate_split(int(num_test), int(seed), _TEST_SPLIT_ID, int(image_size)), CLASS_NAMES, description)
+    return (_generate_split(num_train, seed, _TRAIN_SPLIT_ID, image_size),
+            _generate_split(num_test, seed, _TEST_SPLIT_ID, image_size), CLASS_NAMES, description)
 
 
 def _generate_split(num_images, seed, split_id, image_size):
-    """Make the first ``num_images`` images of one split, chunk by chunk.
-
-    Returns:
-        ``(images, labels)``: uint8 (num_images, image_size, image_size, 3) and int32 (num_images,).
-    """
+    """The first ``num_images`` images (uint8) and labels (int32) of one split, chunk by chunk."""
     images = np.empty((num_images, image_size, image_size, 3), dtype=np.uint8)
     labels = np.empty((num_images,), dtype=np.int32)
     for chunk_index, start in enumerate(range(0, num_images, CHUNK_SIZE)):
@@ -171,14 +137,10 @@ def _per_image(values):
 
 
 def _render_texture(texture, rows, columns):
-    """Render one windowed, coloured texture per image.
+    """One windowed, coloured texture per image of ``texture`` (from :func:`_draw_texture_parameters`).
 
-    Args:
-        texture: parameter arrays from :func:`_draw_texture_parameters`, one entry per image.
-        rows: (1, size, 1) row coordinates; columns: (1, 1, size) column coordinates.
-
-    Returns:
-        float32 array (num_images, size, size, 3) to add to the images, zero-mean-ish, in pixel units.
+    ``rows`` are (1, size, 1) and ``columns`` (1, 1, size) coordinates; returns float32 (n, size, size, 3) to add to
+    the images, zero-mean-ish, in pixel units.
     """
     shapes = texture["shape"]
     # rotate by the shape's base angle plus a small tilt; diagonals lean either way
