@@ -1,13 +1,10 @@
 """Diagrams of blocks drawn from the built Keras model, not by hand (chapter 3).
 
-A hand-made picture of a residual block can drift from the code; this one cannot: :func:`layout` walks the layer
-graph of the model that the code built (:func:`resnet_lessons.graph.layer_parents`) and places one box per layer,
-and :func:`draw` draws the boxes and the data flow with matplotlib. The longest path (the residual branch) runs
-down the middle; layers off it (a projection shortcut) stand to its right; an edge that jumps over layers (the
-identity shortcut) is routed down the right-hand side and labelled "identity". No graphviz is needed.
-
-Typical use: ``draw(equivalence.block_model(blocks.basic_block, input_shape=(16, 16, 16), filters=32, strides=2))``
-or a slice of a whole network, ``draw(resnet20, layer_range=("conv2_block3_out", "conv3_block1_out"))``.
+A hand-made picture can drift from the code; this one cannot: :func:`layout` walks the layer graph of the built
+model and places one box per layer, :func:`draw` draws boxes and data flow with matplotlib (no graphviz). The longest
+path (the residual branch) runs down the middle, layers off it (a projection) stand to its right, and an edge that
+jumps over layers (the identity shortcut) runs down the right-hand side, labelled "identity". E.g.
+``draw(resnet20, layer_range=("conv2_block3_out", "conv3_block1_out"))``.
 """
 
 from __future__ import annotations
@@ -70,23 +67,16 @@ class Layout:
 
 
 def layout(model: keras.Model, *, layer_range: Sequence[str] | None = None) -> Layout:
-    """Place the layers of ``model`` (or of a slice of it) in rows and columns.
+    """Place the layers of a built ``model`` in rows and columns.
 
-    Rows follow the longest path from the input, so every arrow points down. The main path is the longest chain
-    ending at the last layer; it takes column 0. Every other layer is placed as low as its consumers allow (a
-    projection shortcut sits just above the addition it feeds), in column 1, or further right if that row is taken.
-
-    Args:
-        model: a built functional or sequential model.
-        layer_range: ``(first, last)`` layer names: draw only the layers on paths from ``first`` to ``last``
-            (``first`` is shown as the input). ``None`` draws the whole model.
-
-    Raises:
-        ValueError: for an unknown layer name, or a ``last`` that ``first`` does not lead to.
+    Rows follow the longest path from the input, so every arrow points down. The main path, the longest chain ending
+    at the last layer, takes column 0; every other layer sits as low as its consumers allow (a projection just above
+    its addition), in column 1 or further right if that row is taken. ``layer_range=(first, last)`` keeps only the
+    layers on paths from ``first`` (shown as the input) to ``last``.
     """
     parents = graph.layer_parents(model)
-    operations = {operation.name: operation for operation in
-                  (model.layers if isinstance(model, keras.Sequential) else model.operations)}
+    operations = {operation.name: operation
+                  for operation in (model.layers if isinstance(model, keras.Sequential) else model.operations)}
     first = None
     if layer_range is not None:
         first, parents = _slice(parents, layer_range)
@@ -120,23 +110,12 @@ def layout(model: keras.Model, *, layer_range: Sequence[str] | None = None) -> L
 
 def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = None, title: str | None = None,
          show_names: bool = True, show_shapes: bool = True, show_terms: bool = True, ax=None):
-    """Draw a block (or any small model) as boxes and arrows, laid out by :func:`layout`.
+    """Draw a block (or any small model, or a :class:`Layout` of one) as boxes and arrows; return the figure.
 
-    Args:
-        model: the model, or a :class:`Layout` already made from one.
-        layer_range: ``(first, last)``: draw only that slice of the model (see :func:`layout`).
-        title: the figure's title; defaults to the model's name.
-        show_names: print each layer's name under its label, so the figure can be matched with ``model.summary()``.
-        show_shapes: print each layer's output shape to the left of its box.
-        show_terms: label every addition's terms as the paper's Fig. 2 does: the block's input
-            :math:`\\mathbf{x}` where the shortcut leaves the main path, :math:`\\mathcal{F}(\\mathbf{x})` on the
-            branch's arrow into the addition, and the sum on the arrow out of it (:math:`+ \\mathbf{x}` for an
-            identity shortcut, :math:`+ W_s\\mathbf{x}` for a projection, :math:`+` shortcut for option A's
-            zero-padding).
-        ax: axes to draw on; a new figure sized to the diagram is made when ``None``.
-
-    Returns:
-        The ``matplotlib`` figure.
+    ``show_names`` prints each layer's name under its label (to match ``model.summary()``), ``show_shapes`` its output
+    shape beside the box; ``show_terms`` labels each addition's terms as the paper's Fig. 2 does: x, F(x), and
+    F(x) + x, + W_s x for a projection, or + shortcut(x) for option A. ``title`` defaults to the model's name; without
+    ``ax`` a figure sized to the diagram is made.
     """
     if isinstance(model, Layout):
         if layer_range is not None:
@@ -146,10 +125,7 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
         diagram, default_title = layout(model, layer_range=layer_range), getattr(model, "name", None)
     rows = 1 + max(box.row for box in diagram.boxes)
     columns = 1 + max(box.column for box in diagram.boxes)
-    if ax is None:
-        figure, ax = plt.subplots(figsize=(2.2 + 2.4 * columns, 0.9 + 0.62 * rows))
-    else:
-        figure = ax.figure
+    figure, ax = plt.subplots(figsize=(2.2 + 2.4 * columns, 0.9 + 0.62 * rows)) if ax is None else (ax.figure, ax)
     centres = {box.name: (box.column * _COLUMN_SPACING, -float(box.row)) for box in diagram.boxes}
 
     for box in diagram.boxes:
@@ -177,8 +153,7 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
                                              linewidth=1.2, color="#333333", zorder=1))
         if (start, end) in skips:
             middle = (vertices[1][1] + vertices[2][1]) / 2
-            ax.text(_LANE + 0.08, middle, "identity", rotation=90, ha="left", va="center", fontsize=8,
-                    color="#333333")
+            ax.text(_LANE + 0.08, middle, "identity", rotation=90, ha="left", va="center", fontsize=8, color="#333333")
 
     if show_terms:
         for position, text in _terms(diagram, centres):
@@ -199,9 +174,12 @@ def _terms(diagram: Layout, centres) -> list[tuple[tuple[float, float], str]]:
     by_name = {box.name: box for box in diagram.boxes}
     parents = {box.name: [start for start, end in diagram.edges if end == box.name] for box in diagram.boxes}
     children = {box.name: [end for start, end in diagram.edges if start == box.name] for box in diagram.boxes}
-    # Just right of the main column's arrows, halfway between two rows of boxes.
-    offset = 0.12
     labels = []
+
+    def label(name, text):  # just right of the main column's arrows, halfway between two rows of boxes
+        x, y = centres[name]
+        labels.append(((x + 0.12, y - 0.5), text))
+
     for merge in diagram.boxes:
         if merge.kind != "merge" or merge.column != 0 or len(parents[merge.name]) != 2:
             continue
@@ -220,29 +198,20 @@ def _terms(diagram: Layout, centres) -> list[tuple[tuple[float, float], str]]:
             term = r"$W_s\mathbf{x}$"
         else:
             term = r"shortcut($\mathbf{x}$)"
-        x, y = centres[branch[0]]
-        labels.append(((x + offset, y - 0.5), r"$\mathcal{F}(\mathbf{x})$"))
-        x, y = centres[source]
-        labels.append(((x + offset, y - 0.5), r"$\mathbf{x}$"))
+        label(branch[0], r"$\mathcal{F}(\mathbf{x})$")
+        label(source, r"$\mathbf{x}$")
         if children[merge.name]:
-            x, y = centres[merge.name]
-            labels.append(((x + offset, y - 0.5), r"$\mathcal{F}(\mathbf{x})$ + " + term))
+            label(merge.name, r"$\mathcal{F}(\mathbf{x})$ + " + term)
     return labels
 
 
 def same_scale(axes) -> None:
-    """Give diagrams drawn side by side (with :func:`draw`) the same limits, so their boxes are the same size.
-
-    :func:`draw` fits each diagram to its own axes, so a diagram with fewer rows would otherwise be drawn larger.
-    Their tops stay aligned.
-    """
+    """Give diagrams drawn side by side the same limits, so their boxes are the same size (tops stay aligned)."""
     axes = list(axes)
     if not axes:
         raise ValueError("same_scale needs at least one axes")
-    lows = [ax.get_ylim()[0] for ax in axes]
-    highs = [ax.get_ylim()[1] for ax in axes]
-    lefts = [ax.get_xlim()[0] for ax in axes]
-    rights = [ax.get_xlim()[1] for ax in axes]
+    lows, highs = zip(*(ax.get_ylim() for ax in axes))
+    lefts, rights = zip(*(ax.get_xlim() for ax in axes))
     for ax in axes:
         ax.set_xlim(min(lefts), max(rights))
         ax.set_ylim(min(lows), max(highs))
@@ -270,10 +239,7 @@ def _slice(parents, layer_range):
     for name in (first, last):
         if name not in parents:
             raise ValueError(f"layer_range names {name!r}, which is not a layer of the model")
-    children = graph.layer_children(parents)
-    below = _reachable(first, children)
-    above = _reachable(last, parents)
-    kept = below & above
+    kept = _reachable(first, graph.layer_children(parents)) & _reachable(last, parents)
     if last not in kept:
         raise ValueError(f"layer_range: {last!r} does not depend on {first!r}")
     sliced = {name: [parent for parent in its_parents if parent in kept]
@@ -299,8 +265,7 @@ def _describe(operation) -> tuple[str, str]:
     if isinstance(operation, keras.layers.InputLayer):
         return "input", "input"
     if isinstance(operation, keras.layers.Conv2D):
-        height, width = operation.kernel_size
-        stride = operation.strides[0]
+        (height, width), stride = operation.kernel_size, operation.strides[0]
         return f"{height}x{width} conv, {operation.filters}" + (f", /{stride}" if stride > 1 else ""), "conv"
     if isinstance(operation, keras.layers.BatchNormalization):
         return "batch norm", "norm"
@@ -317,9 +282,7 @@ def _describe(operation) -> tuple[str, str]:
     if isinstance(operation, keras.layers.GlobalAveragePooling2D):
         return "global average pool", "other"
     kind_name = type(operation).__name__
-    if kind_name in ("Add", "add"):
-        return "add (+)", "merge"
-    return kind_name, "other"
+    return ("add (+)", "merge") if kind_name in ("Add", "add") else (kind_name, "other")
 
 
 def _output_shape(operation) -> tuple | None:
