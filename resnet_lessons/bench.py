@@ -1,27 +1,14 @@
 """Timing a network honestly: the blog's ``time_tensorflow_run`` in TensorFlow 2, done properly (chapter 6).
 
-The blog post this book starts from ends with a benchmark: run ResNet-50 on a batch of 16 images of 224x224 for 10
-untimed *burn-in* steps, then time 100 steps, and print the mean and standard deviation of the time per batch, for
-the forward pass alone and for forward plus backward. This module keeps that recipe and adds what a benchmark needs
-to be trusted and compared:
+The blog times ResNet-50 on a batch of 16 images of 224x224: 10 untimed *burn-in* steps, then 100 timed ones, mean
+and spread per batch, forward and forward-backward. This module keeps that recipe and adds what makes a benchmark
+trustworthy: the median; results read back before the clock stops (:mod:`resnet_lessons.timing`); three modes, three
+executions (eager, ``tf.function``, XLA) and mixed precision; images/s and GFLOP/s against the machine's own
+ceiling; several models timed *interleaved*, so a change in the machine's load falls on all alike; and a JSON report
+with the machine and the command. The specs are in :mod:`resnet_lessons.bench_specs`, the results and reports in
+:mod:`resnet_lessons.bench_report`; chapter 6 imports their names from here.
 
-- the *median* next to mean and spread (one step slowed by another program moves the mean, not the median);
-- results *read back to the host* before the clock stops (:mod:`resnet_lessons.timing`, where the timing loop is);
-- three modes (``forward``, ``forward-backward``, ``train-step``), three ways of running (``eager``, ``function``
-  for ``tf.function``, ``xla`` for ``tf.function(jit_compile=True)``) and mixed precision where the device has it;
-- throughput (images/s) and achieved GFLOP/s from :func:`resnet_lessons.complexity.count_multiply_adds`, as a
-  fraction of the machine's own ceiling, a large matrix multiplication timed the same way
-  (:func:`resnet_lessons.timing.measure_matmul_ceiling`);
-- several models measured *interleaved*, one step each in turn, so a change in the machine's load (another program,
-  a warming CPU) falls on all of them alike and their ratio stays fair;
-- a JSON report with the machine and the command, so a number quoted later says where and how it was measured.
-
-This module builds and times; what can be measured (the models, :class:`BenchmarkSpec`, the sizes per profile) is
-in :mod:`resnet_lessons.bench_specs`, and what was measured (:class:`BenchmarkResult`, :class:`Report` and its JSON
-file) in :mod:`resnet_lessons.bench_report`. Their names are importable from here, as chapter 6 uses them.
-
-Command line (``python -m resnet_lessons.bench --help``): without arguments it runs the blog's benchmark on our
-ResNet-50 and ``keras.applications.ResNet50`` side by side, forward and forward-backward.
+``python -m resnet_lessons.bench`` runs the blog's benchmark on our ResNet-50 and ``keras.applications.ResNet50``.
 """
 
 from __future__ import annotations
@@ -38,8 +25,6 @@ import keras
 import tensorflow as tf
 
 from resnet_lessons import complexity, hardware, timing
-# Chapter 6 and the tests use these names from bench: the specs and sizes (bench_specs), the results and report files
-# (bench_report) and the timing (``bench.time_steps``, ``bench.read_back``, ...).
 from resnet_lessons.bench_report import (  # noqa: F401
     BACKWARD_FACTOR, REPORT_VERSION, RESULT_STATISTICS, BenchmarkResult, Comparison, Report, compare, find, load_report)
 from resnet_lessons.bench_specs import (  # noqa: F401
@@ -50,14 +35,9 @@ from resnet_lessons.timing import BLOG_BURN_IN, BLOG_STEPS, measure_matmul_ceili
 PROGRESS_SECONDS = 60  # longest silence between progress lines of a long run
 
 
-# ------------------------------------------------------------------------------------------------- one step
-
 def build_model(name: str, image_size: int, precision: str = "float32") -> keras.Model:
-    """Build the model registered as ``name`` (see :data:`MODELS`) for ``image_size`` x ``image_size`` RGB images.
-
-    ``precision`` is the Keras dtype policy the layers are created under (``"mixed_bfloat16"``: bfloat16 arithmetic,
-    float32 weights); the global policy is restored afterwards.
-    """
+    """Build the model ``name`` of :data:`MODELS` for square RGB images, its layers under the dtype policy
+    ``precision`` (the global policy is restored afterwards)."""
     spec = BenchmarkSpec(model=name, image_size=image_size, precision=precision)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(spec.precision)
@@ -70,45 +50,33 @@ def build_model(name: str, image_size: int, precision: str = "float32") -> keras
 def make_step(model: keras.Model, mode: str, execution: str, precision: str = "float32"):
     """Return ``step(images, labels)`` doing one ``mode`` step of ``model``, run as ``execution`` says.
 
-    Every step returns a small result that depends on all of its work, so reading it back waits for all of it:
-    ``forward`` the logits; ``forward-backward`` the sum of all gradients (its extra cost, one addition per weight,
-    is about 1/30,000 of ResNet-50's forward-backward); ``train-step`` the sum of all weights after the update.
-
-    - ``forward``: inference, ``model(images, training=False)``.
-    - ``forward-backward``: the loss (cross-entropy against random labels) in training mode and its gradient with
-      respect to every trainable weight, as the blog's ``tf.gradients``; no update.
-    - ``train-step``: the same plus an SGD-with-momentum update (with loss scaling under ``mixed_float16``, whose
-      small gradients would otherwise underflow).
+    ``forward`` is inference; ``forward-backward`` the training-mode loss against the labels and its gradients, as the
+    blog's ``tf.gradients``; ``train-step`` adds an SGD-with-momentum update (loss-scaled under ``mixed_float16``,
+    whose small gradients would underflow). Each returns a small result that depends on all of its work (the logits,
+    the sum of the gradients or of the updated weights), so reading it back waits for all of it.
     """
     timing.check_choice("mode", mode, MODES)
     timing.check_choice("execution", execution, EXECUTIONS)
     timing.check_choice("precision", precision, PRECISIONS)
     weights = model.trainable_variables
-
-    def loss_of(images, labels):
-        logits = tf.cast(model(images, training=True), tf.float32)
-        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
-
-    if mode == "forward":
-        def step(images, labels):
-            return model(images, training=False)
-    elif mode == "forward-backward":
-        def step(images, labels):
-            with tf.GradientTape() as tape:
-                loss = loss_of(images, labels)
-            return _sum_of(tape.gradient(loss, weights))
-    else:
+    scale_loss = mode == "train-step" and precision == "mixed_float16"
+    if mode == "train-step":
         optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
-        if precision == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer) if scale_loss else optimizer
         optimizer.build(weights)
 
-        def step(images, labels):
-            with tf.GradientTape() as tape:
-                loss = loss_of(images, labels)
-                scaled = optimizer.scale_loss(loss) if precision == "mixed_float16" else loss
-            optimizer.apply(tape.gradient(scaled, weights), weights)
-            return _sum_of(weights)
+    def step(images, labels):
+        if mode == "forward":
+            return model(images, training=False)
+        with tf.GradientTape() as tape:
+            logits = tf.cast(model(images, training=True), tf.float32)
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+            scaled = optimizer.scale_loss(loss) if scale_loss else loss
+        gradients = tape.gradient(scaled, weights)
+        if mode == "forward-backward":
+            return _sum_of(gradients)
+        optimizer.apply(gradients, weights)
+        return _sum_of(weights)
 
     if execution == "eager":
         return step
@@ -119,15 +87,9 @@ def _sum_of(tensors):
     return tf.add_n([tf.reduce_sum(tf.cast(tensor, tf.float32)) for tensor in tensors])
 
 
-# ----------------------------------------------------------------------------------------- many benchmarks
-
 class _Benchmark:
-    """One spec ready to run: its model (built, or shared with specs of the same model and size), inputs on the
-    device, step function made.
-
-    The inputs are made once, on the device, as the blog made them once as a ``tf.Variable``: the benchmark times
-    the network, not an input pipeline. Their values are random (seeded); a network's speed does not depend on them.
-    """
+    """One spec ready to run: its model (or one shared with specs of the same model and size), its step, and random
+    inputs made once on the device, as the blog's ``tf.Variable``: the benchmark times the network, not a pipeline."""
 
     def __init__(self, spec: BenchmarkSpec, device: str, seed: int, model: keras.Model | None):
         self.spec = spec
@@ -142,7 +104,6 @@ class _Benchmark:
             self._step = make_step(self.model, spec.mode, spec.execution, spec.precision)
 
     def step(self):
-        """Run one step on the device and return its (possibly not yet computed) result."""
         with tf.device(self._device_name):
             return self._step(self.images, self.labels)
 
@@ -150,22 +111,12 @@ class _Benchmark:
 def measure(specs: BenchmarkSpec | Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int = BLOG_BURN_IN,
             device: str = "auto", seed: int = 0, log: Callable[[str], None] | None = print,
             progress_every: int = 10) -> list[BenchmarkResult]:
-    """Time every spec for ``burn_in + steps`` steps, interleaved, and return one result per spec, in order.
+    """Time every spec (one or a list) for ``burn_in + steps`` steps, interleaved as
+    :func:`resnet_lessons.timing.time_interleaved` does; return one result per spec, in order.
 
-    Interleaved (:func:`resnet_lessons.timing.time_interleaved`): round by round, every benchmark takes one step, in
-    an order reversed each round, so a slow spell of the machine costs every benchmark alike. Specs that differ only
-    in mode, execution or batch size share one model, built once (a ``train-step`` changes its weights' values,
-    which does not change the time of any step); each gets its own step function.
-
-    Args:
-        specs: one :class:`BenchmarkSpec` or several.
-        steps: measured steps per spec (the blog: 100).
-        burn_in: steps per spec before the measured ones (the blog: 10); their times are kept in the results.
-        device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
-        seed: seeds the random inputs.
-        log: where progress lines go (``print``), or ``None``.
-        progress_every: rounds between progress lines; there is also one after the last round, and one whenever
-            a minute has passed without.
+    Specs that differ only in mode, execution or batch size share one model, built once (a ``train-step`` changes its
+    weights' values, not any step's time). ``seed`` seeds the random inputs. A progress line goes to ``log`` every
+    ``progress_every`` rounds, after the last, and whenever a minute has passed without one.
     """
     specs, device = _check_arguments(specs, steps, burn_in, device, seed)
     progress_every = timing.check_count("progress_every", progress_every, 1)
@@ -173,7 +124,6 @@ def measure(specs: BenchmarkSpec | Sequence[BenchmarkSpec], *, steps: int = BLOG
 
 
 def _check_arguments(specs, steps, burn_in, device, seed):
-    """The arguments :func:`measure` and :func:`run` share, checked before anything is built or timed."""
     specs = [specs] if isinstance(specs, BenchmarkSpec) else list(specs)
     if not specs or not all(isinstance(spec, BenchmarkSpec) for spec in specs):
         raise ValueError(f"specs must be a BenchmarkSpec or a non-empty list of them, got {specs!r}")
@@ -181,7 +131,7 @@ def _check_arguments(specs, steps, burn_in, device, seed):
     timing.check_count("burn_in", burn_in, 0)
     timing.check_count("seed", seed, 0)
     device = hardware.resolve_device(device)
-    for spec in specs:  # refuse an unsupported precision before building anything
+    for spec in specs:  # before anything is built or timed
         hardware.check_precision(spec.precision, device)
     return specs, device
 
@@ -201,35 +151,31 @@ def _measure(specs, steps, burn_in, device, seed, log, progress_every):
                                         after_round=_progress_lines(specs, steps, burn_in, progress_every, say))
     finally:
         tensorflow_logger.removeFilter(_drop_retracing_warning)
-    return [BenchmarkResult(benchmark.spec, spec_times.step_seconds, spec_times.burn_in_seconds,
+    return [BenchmarkResult(benchmark.spec, measured.step_seconds, measured.burn_in_seconds,
                             benchmark.multiply_adds_per_image, device)
-            for benchmark, spec_times in zip(benchmarks, times)]
+            for benchmark, measured in zip(benchmarks, times)]
 
 
 def _drop_retracing_warning(record: logging.LogRecord) -> bool:
-    # TensorFlow warns when functions made from one piece of Python code are traced often; here every benchmark
-    # traces its own step function once, on purpose.
+    # TensorFlow warns when many functions are traced from one piece of Python code: each benchmark traces its own.
     return "triggered tf.function retracing" not in record.getMessage()
 
 
 def _progress_lines(specs, steps, burn_in, progress_every, say):
-    """What :func:`measure` says after each round: when the burn-in (or the first step) is done, with an estimate of
-    the time to go; then the latest times every ``progress_every`` rounds, after the last, and whenever
-    ``PROGRESS_SECONDS`` passed without a line (a long run on a slow machine should not look hung)."""
+    """What :func:`measure` says after each round: the burn-in (or first step) done, with the time to go; then the
+    latest times (so that a long run on a slow machine does not look hung)."""
     started = last_line = time.perf_counter()
 
     def after_round(measured, times):
         nonlocal last_line
         if measured == (0 if burn_in else 1):
-            per_round = sum(spec_times[-1] for spec_times in times)
+            to_go = sum(seconds[-1] for seconds in times) * (steps - max(measured, 0)) / 60
             say(f"[{timing.clock()}] {'burn-in' if burn_in else 'first step'} done after "
-                f"{time.perf_counter() - started:.0f} s; "
-                f"about {per_round * (steps - max(measured, 0)) / 60:.1f} min to go")
+                f"{time.perf_counter() - started:.0f} s; about {to_go:.1f} min to go")
         now = time.perf_counter()
-        if measured > 0 and (measured % progress_every == 0 or measured == steps
-                             or now - last_line >= PROGRESS_SECONDS):
-            latest = ", ".join(f"{spec.model} {spec.mode} {spec_times[-1]:.3f} s"
-                               for spec, spec_times in zip(specs, times))
+        due = measured % progress_every == 0 or measured == steps or now - last_line >= PROGRESS_SECONDS
+        if measured > 0 and due:
+            latest = ", ".join(f"{spec.model} {spec.mode} {seconds[-1]:.3f} s" for spec, seconds in zip(specs, times))
             say(f"[{timing.clock()}] step {measured}/{steps}: {latest}")
             last_line = now
 
@@ -239,12 +185,11 @@ def _progress_lines(specs, steps, burn_in, progress_every, say):
 def run(specs: Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int = BLOG_BURN_IN,
         device: str = "auto", seed: int = 0, ceiling_size: int | None = 4096, baseline: str = "keras",
         command: str = "", log: Callable[[str], None] | None = print) -> Report:
-    """Measure all ``specs`` interleaved, and the matmul ceiling of every precision used; return a :class:`Report`.
+    """Measure all ``specs`` in one interleaved run (:func:`measure`), and the matmul ceiling of every precision
+    used; return a :class:`Report`.
 
-    All specs are measured in one interleaved run (see :func:`measure`), so any two of them, our model and keras' or
-    forward and forward-backward, are compared under the same conditions. The ceiling is measured before and after
-    them and the faster of the two kept: it is the best the machine showed, and a ceiling measured during a busy
-    spell would flatter every network. ``ceiling_size=None`` skips the ceiling. Progress goes to ``log``.
+    The ceiling is measured before and after and the faster kept: one measured in a busy spell would flatter every
+    network. ``ceiling_size=None`` skips it.
     """
     specs, device = _check_arguments(specs, steps, burn_in, device, seed)
     environment = hardware.describe_environment(device)
@@ -268,17 +213,15 @@ def run(specs: Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int
                   seconds=time.perf_counter() - started, load_average_after=hardware.load_average())
 
 
-# ---------------------------------------------------------------------------------------------- command line
-
 def _integer_at_least(least: int, expected: str) -> Callable[[str], int]:
     """An argparse ``type`` reading an integer of at least ``least``; its error says ``expected <expected>``."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+            value = text
+        if isinstance(value, str) or value < least:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
         return value
 
     return parse
@@ -299,8 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
                "minutes on 2 CPU cores. A quick check: --batch-sizes 2 --image-size 64 --steps 3 --burn-in 1.")
     parser.add_argument("--models", nargs="+", choices=tuple(MODELS), default=["ours", "keras"], metavar="MODEL",
                         help=f"models to time: {', '.join(MODELS)} (default: ours keras)")
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=["forward", "forward-backward"],
-                        metavar="MODE", help=f"{', '.join(MODES)} (default: forward forward-backward)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=["forward", "forward-backward"], metavar="MODE",
+                        help=f"{', '.join(MODES)} (default: forward forward-backward)")
     parser.add_argument("--executions", nargs="+", choices=EXECUTIONS, default=["function"], metavar="EXECUTION",
                         help=f"{', '.join(EXECUTIONS)} (default: function)")
     parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["float32"], metavar="PRECISION",
@@ -324,8 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="forbid TensorFloat-32, so float32 means float32 on Ampere and later GPUs "
                              "(TensorFlow allows TF32 by default there; the report records which)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
-    parser.add_argument("--list", action="store_true",
-                        help="list the models and the precisions this machine supports, and exit")
+    parser.add_argument("--list", action="store_true", help="list the models and the precisions this machine supports")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only the results")
     return parser
 
@@ -343,8 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, entry in MODELS.items():
             print(f"{name:10} {entry.description}")
         for name, entry in support.items():
-            print(f"{name:15} {'supported' if entry.supported else 'not supported'} on this "
-                  f"{device.upper()}: {entry.reason}")
+            print(f"{name:15} {'' if entry.supported else 'not '}supported on this {device.upper()}: {entry.reason}")
         return 0
     for precision in arguments.precisions:
         if not support[precision].supported:

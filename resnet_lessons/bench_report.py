@@ -1,10 +1,8 @@
 """What a benchmark run measured, and its report file (chapter 6).
 
-:class:`BenchmarkResult` holds the step times of one :class:`resnet_lessons.bench_specs.BenchmarkSpec` and what
-follows from them (mean, spread, median, images/s, achieved GFLOP/s); :func:`compare` and :func:`find` read a run's
-results; a :class:`Report` is a whole run with the machine and the command, written as JSON through
-``dataclasses.asdict`` and read back by :func:`load_report`, so that a number quoted later says where and how it was
-measured. :mod:`resnet_lessons.bench` makes these; every name here is importable from ``bench`` too.
+:class:`BenchmarkResult` holds one spec's step times and what follows from them; :func:`compare` and :func:`find`
+read a run's results; a :class:`Report` is a whole run with the machine and the command, written as JSON through
+``dataclasses.asdict`` and read back by :func:`load_report`, so that a number quoted later says where it was measured.
 """
 
 from __future__ import annotations
@@ -19,14 +17,11 @@ import numpy as np
 
 from resnet_lessons import bench_specs, timing
 
-# A backward pass costs about twice the forward pass's multiply-adds: for every layer one product for the gradient
-# with respect to its input and one for the gradient with respect to its weights, each as large as the forward
-# product. So a forward-backward (or training) step is counted as three forward passes.
+# A backward pass costs about twice the forward pass's multiply-adds (per layer one product for the gradient of the
+# input, one for the weights', each as large as the forward one): a forward-backward step counts as three forwards.
 BACKWARD_FACTOR = 3
 REPORT_VERSION = 1
 
-
-# ---------------------------------------------------------------------------------------------- the results
 
 @dataclasses.dataclass(frozen=True)
 class BenchmarkResult:
@@ -92,32 +87,18 @@ class Comparison:
 
 
 def compare(results: Sequence[BenchmarkResult], baseline: str = "keras") -> list[Comparison]:
-    """Ratios of median step times against ``baseline`` within each group of comparable results.
-
-    Results are comparable when everything but the model is the same (:meth:`bench_specs.BenchmarkSpec.group`);
-    groups without the baseline model are left out.
-    """
+    """Ratios of median step times against ``baseline`` within each group of results that differ only in the model
+    (:meth:`bench_specs.BenchmarkSpec.group`); groups without the baseline are left out."""
     by_group = {}
     for result in results:
         by_group.setdefault(result.spec.group(), {})[result.spec.model] = result
-    comparisons = []
-    for group in by_group.values():
-        if baseline not in group:
-            continue
-        for name, result in group.items():
-            if name != baseline:
-                comparisons.append(Comparison(result.spec, baseline,
-                                              result.median_seconds / group[baseline].median_seconds))
-    return comparisons
+    return [Comparison(result.spec, baseline, result.median_seconds / group[baseline].median_seconds)
+            for group in by_group.values() if baseline in group for name, result in group.items() if name != baseline]
 
 
 def find(results: Sequence[BenchmarkResult], **fields) -> BenchmarkResult:
-    """The one result whose spec has these field values, e.g. ``find(results, model="ours", mode="forward")``.
-
-    Raises:
-        ValueError: if no result or more than one matches, naming the fields (and the specs' field names when a
-            field does not exist).
-    """
+    """The one result whose spec has these field values, e.g. ``find(results, model="ours", mode="forward")``; a
+    ``ValueError`` if none or several match, or a field does not exist."""
     known = {field.name for field in dataclasses.fields(bench_specs.BenchmarkSpec)}
     unknown = sorted(set(fields) - known)
     if unknown:
@@ -129,8 +110,6 @@ def find(results: Sequence[BenchmarkResult], **fields) -> BenchmarkResult:
         raise ValueError(f"{len(matches)} results have {wanted}; expected exactly one")
     return matches[0]
 
-
-# ------------------------------------------------------------------------------------------------ reports
 
 @dataclasses.dataclass(frozen=True)
 class Report:
@@ -151,8 +130,8 @@ class Report:
         return next((ceiling for ceiling in self.ceilings if ceiling.dtype == wanted), None)
 
     def to_dict(self) -> dict:
-        """The report as JSON values (``dataclasses.asdict``), with the statistics of :data:`RESULT_STATISTICS`
-        and each ceiling's rate written beside the times they come from."""
+        """The report as JSON values (``dataclasses.asdict``), with :data:`RESULT_STATISTICS` and each ceiling's rate
+        beside the times they come from."""
         values = {"report_version": REPORT_VERSION, **dataclasses.asdict(self)}
         for record, result in zip(values["results"], self.results):
             record.update({name: getattr(result, name) for name in RESULT_STATISTICS})
@@ -186,9 +165,8 @@ class Report:
 
 
 def _from_record(cls, values: dict):
-    """The dataclass ``cls`` from ``dataclasses.asdict``'s record of it, read back from JSON: nested records become
-    dataclasses and lists tuples again where the field's type says so; keys that are no field (the statistics
-    written beside the times, the report's version) are left out, and absent fields take their defaults."""
+    """The dataclass ``cls`` from its ``dataclasses.asdict`` record read back from JSON: nested records and tuples as
+    the field types say; keys that are no field (statistics, version) are left out, absent fields take defaults."""
     types = typing.get_type_hints(cls)
     return cls(**{field.name: _from_value(types[field.name], values[field.name])
                   for field in dataclasses.fields(cls) if field.name in values})
@@ -203,12 +181,8 @@ def _from_value(kind, value):
 
 
 def load_report(source: str, *, timeout: float = 10.0) -> Report:
-    """Read a report written by the command line's ``--json``, from a file or an ``https://`` address.
-
-    Raises:
-        ValueError: naming the source, if it cannot be read (a missing file, an address that cannot be reached
-            offline) or is not JSON, so that a chapter can say so and go on.
-    """
+    """Read a report written by the command line's ``--json``, from a file or an ``https://`` address; a
+    ``ValueError`` naming the source if it cannot be read or is not JSON, so that a chapter can say so and go on."""
     try:
         if str(source).startswith(("https://", "http://")):
             with urllib.request.urlopen(source, timeout=timeout) as response:

@@ -1,9 +1,7 @@
 """What chapter 6's benchmark can measure: the models, the kinds of step, and the sizes under each profile.
 
-A :class:`BenchmarkSpec` names one configuration to time (a model of :data:`MODELS`, a mode, an execution, a
-precision, a batch and an image size) and refuses one that cannot run; :func:`benchmark_sizes` gives the sizes the
-chapter measures at under a training profile. :mod:`resnet_lessons.bench` times specs, and
-:mod:`resnet_lessons.bench_report` keeps what it measured; both names are importable from ``bench``.
+A :class:`BenchmarkSpec` names one configuration to time and refuses one that cannot run; :func:`benchmark_sizes`
+gives the sizes the chapter measures at under a training profile. :mod:`resnet_lessons.bench` times specs.
 """
 
 from __future__ import annotations
@@ -22,8 +20,6 @@ PRECISIONS = hardware.PRECISIONS
 BLOG_BATCH_SIZE = 16
 BLOG_IMAGE_SIZE = 224
 
-
-# ------------------------------------------------------------------------------------------------ the models
 
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
@@ -52,8 +48,6 @@ MODELS = {
 }
 
 
-# ------------------------------------------------------------------------------------------ what to measure
-
 @dataclasses.dataclass(frozen=True)
 class BenchmarkSpec:
     """One configuration to time: which model, which work, how it is run, at which size."""
@@ -66,26 +60,22 @@ class BenchmarkSpec:
     image_size: int = BLOG_IMAGE_SIZE  # height and width of the (square, RGB) images
 
     def __post_init__(self):
-        timing.check_choice("model", self.model, tuple(MODELS))
-        timing.check_choice("mode", self.mode, MODES)
-        timing.check_choice("execution", self.execution, EXECUTIONS)
-        timing.check_choice("precision", self.precision, PRECISIONS)
+        for name, choices in (("model", tuple(MODELS)), ("mode", MODES), ("execution", EXECUTIONS),
+                              ("precision", PRECISIONS)):
+            timing.check_choice(name, getattr(self, name), choices)
         timing.check_count("batch_size", self.batch_size, 1)
-        timing.check_count("image_size", self.image_size, MODELS[self.model].min_image_size,
-                           context=f" for model {self.model!r}")
+        least = MODELS[self.model].min_image_size
+        timing.check_count("image_size", self.image_size, least, f" for model {self.model!r}")
 
     @property
     def label(self) -> str:
         """A short name for tables and logs, e.g. ``"keras forward function float32 16x224"``."""
-        return (f"{self.model} {self.mode} {self.execution} {self.precision} "
-                f"{self.batch_size}x{self.image_size}")
+        return f"{self.model} {self.mode} {self.execution} {self.precision} {self.batch_size}x{self.image_size}"
 
     def group(self) -> tuple:
         """Everything but the model: results in one group are comparable model against model."""
         return (self.mode, self.execution, self.precision, self.batch_size, self.image_size)
 
-
-# ---------------------------------------------------------------------------------------- sizes per profile
 
 @dataclasses.dataclass(frozen=True)
 class BenchmarkSizes:
@@ -111,9 +101,8 @@ BENCHMARK_SIZES = {
 def benchmark_sizes(config: profiles.TrainConfig | str | None = None) -> BenchmarkSizes:
     """The sizes of chapter 6's measurements under profile ``config`` (a ``TrainConfig``, a name, or ``None``).
 
-    The ``paper`` profile gets the blog's benchmark (batch 16 of 224x224, 100 steps after 10), the ``quick`` one a
-    version that takes seconds on two CPU cores. Any other profile (``medium``, one a reader adds) gets the default
-    profile's sizes, so a new name never stops the chapter; add it to ``BENCHMARK_SIZES`` to give it its own.
+    ``paper`` gets the blog's benchmark, ``quick`` one of seconds on two CPU cores; any other profile the default
+    profile's sizes, so a new name never stops the chapter (add it to ``BENCHMARK_SIZES`` to give it its own).
     """
     if config is None:
         config = profiles.get_profile()
