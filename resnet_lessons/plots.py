@@ -1,7 +1,6 @@
 """Figures the chapters share: training curves of several runs on one set of axes, image grids, throughput bars.
 
-Functions draw on a given ``matplotlib`` axes (or a new figure) and return the figure, so a notebook can place
-them side by side; nothing here changes matplotlib's global settings.
+Each draws on the ``ax`` given (else a new figure) and returns the figure; no global matplotlib setting changes.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from resnet_lessons import arguments
 from resnet_lessons.gradients import LayerGradient
 from resnet_lessons.train import TrainingHistory
 
@@ -23,21 +23,10 @@ def plot_training_curves(histories: Sequence[TrainingHistory], *, metric: str = 
                          splits: Sequence[str] | None = None, title: str | None = None, ax=None):
     """Plot training and held-out curves of several runs on shared axes, one colour per run.
 
-    As in the paper's Fig. 1 and 6, the training curve is thin and dashed and the held-out curve bold, so a reader
-    sees at a glance whether a deeper net is worse on the *training* set too (degradation, not overfitting).
-
-    Args:
-        histories: the runs, each a :class:`~resnet_lessons.train.TrainingHistory`.
-        metric: ``"error"`` (in percent) or ``"loss"``.
-        x: ``"iterations"`` (the paper's axis) or ``"epochs"``.
-        splits: which curves to draw per run, from ``"train"``, ``"test"`` and ``"validation"``; None draws the
-            training curve and the split each run measured after every epoch (test, or validation for a run with
-            a validation split: the legend says which).
-        title: the figure's title; state the finding, e.g. "Plain-56 trains worse than plain-20".
-        ax: axes to draw on; a new figure is made when ``None``.
-
-    Returns:
-        The ``matplotlib`` figure.
+    As in the paper's Fig. 1 and 6 the training curve is thin and dashed, the held-out one bold, so a reader sees
+    whether a deeper net is worse on the *training* set too (degradation, not overfitting). ``metric``: ``"error"``
+    (%) or ``"loss"``; ``x``: ``"iterations"`` or ``"epochs"``; ``splits`` (from train, test, validation) defaults to
+    the training curve and the split each run measured after every epoch.
     """
     histories = list(histories) if not isinstance(histories, TrainingHistory) else [histories]
     if not histories or not all(isinstance(history, TrainingHistory) for history in histories):
@@ -80,20 +69,9 @@ def plot_gradient_norms(runs: dict[str, Sequence[LayerGradient]], *, relative: b
                         from_output: bool = False, ax=None):
     """Plot the gradient norm of every weighted layer against its depth, one line per run, on a log scale.
 
-    Chapter 1 uses it to test the vanishing-gradient explanation: if gradients vanished, the curves would fall
-    steeply towards the input (depth 1) on the log scale. With ``from_output=True`` the x axis counts layers back
-    from the output, the way the gradient travels, so nets of different depths line up at their outputs.
-
-    Args:
-        runs: ``{label: layer gradients}``, e.g. ``{"plain-56 at initialisation": gradients.layer_gradient_norms(...)}``.
-        relative: plot ``gradient norm / weight norm`` instead of the gradient norm.
-        title: the figure's title; state the finding.
-        from_output: x is the number of weighted layers between a layer and the output (0: the output layer)
-            instead of the layer's depth from the input.
-        ax: axes to draw on; a new figure is made when ``None``.
-
-    Returns:
-        The ``matplotlib`` figure.
+    Chapter 1 tests the vanishing-gradient explanation with it: vanishing gradients would fall steeply towards the
+    input. ``runs`` is ``{label: gradients.layer_gradient_norms(...)}``; ``relative`` plots gradient norm / weight
+    norm; ``from_output`` counts layers back from the output, so nets of different depths line up at their outputs.
     """
     if not isinstance(runs, dict) or not runs:
         raise ValueError("runs must be a non-empty dict {label: list of LayerGradient}")
@@ -119,27 +97,16 @@ def plot_gradient_norms(runs: dict[str, Sequence[LayerGradient]], *, relative: b
 
 def show_images(images: np.ndarray, labels: Sequence[int] | None = None, class_names: Sequence[str] | None = None,
                 *, columns: int = 8, title: str | None = None, ax_size: float = 1.2):
-    """Show images (uint8 or floats in [0, 1]) in a grid, each titled with its class name.
+    """Show images ``(N, H, W, 3)`` (uint8 or floats in [0, 1]) in a grid, each titled with its class name or index.
 
-    Args:
-        images: ``(N, H, W, 3)``.
-        labels: ``N`` class indices, or ``None`` for no titles.
-        class_names: names for the class indices; the index itself is shown when ``None``.
-        columns: images per row.
-        title: the figure's title.
-        ax_size: inches per image.
-
-    Returns:
-        The ``matplotlib`` figure.
+    ``labels=None`` gives no titles; ``ax_size`` is inches per image.
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
         raise ValueError(f"images must have shape (N, height, width, 3) with N >= 1, got {images.shape}")
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"got {len(labels)} labels for {len(images)} images")
-    if not isinstance(columns, int) or columns < 1:
-        raise ValueError(f"columns must be a positive integer, got {columns!r}")
-    columns = min(columns, len(images))
+    columns = min(arguments.positive_int(columns, "columns"), len(images))
     rows = -(-len(images) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(columns * ax_size, rows * (ax_size + 0.25)), squeeze=False)
     for index, ax in enumerate(axes.flat):
@@ -156,26 +123,13 @@ def show_images(images: np.ndarray, labels: Sequence[int] | None = None, class_n
     return figure
 
 
-
 def plot_throughput(results, *, groups: tuple[str, Sequence], bars: tuple[str, Sequence], title: str | None = None,
                     ax=None):
     """Bars of images per second: one group of bars per value of one spec field, one bar per value of another.
 
-    Chapter 6 compares executions (eager, ``tf.function``, XLA) for the forward pass and the training step this
-    way. ``results`` are benchmark results (:class:`resnet_lessons.bench.BenchmarkResult`: a ``spec`` and
-    ``images_per_second``); exactly one must match each (group, bar) pair.
-
-    Args:
-        results: the measured results.
-        groups: ``(field, values)``: the spec field that makes the groups, and its values in order along the x axis,
-            e.g. ``("mode", ("forward", "train-step"))``.
-        bars: ``(field, values)``: the spec field that makes the bars within a group, e.g.
-            ``("execution", ("eager", "function", "xla"))``; the legend shows the values.
-        title: the figure's title; state the finding.
-        ax: axes to draw on; a new figure is made when ``None``.
-
-    Returns:
-        The ``matplotlib`` figure.
+    Chapter 6 compares executions this way. ``groups`` and ``bars`` are ``(spec field, values in order)``, e.g.
+    ``("mode", ("forward", "train-step"))`` and ``("execution", ("eager", "function", "xla"))``; exactly one of the
+    :class:`resnet_lessons.bench.BenchmarkResult` ``results`` must match each (group, bar) pair.
     """
     (group_field, group_values), (bar_field, bar_values) = groups, bars
     group_values, bar_values = list(group_values), list(bar_values)
@@ -201,8 +155,6 @@ def plot_throughput(results, *, groups: tuple[str, Sequence], bars: tuple[str, S
     ax.legend()
     return figure
 
+
 def _figure_and_axes(ax):
-    if ax is None:
-        figure, ax = plt.subplots(figsize=(7, 4.5))
-        return figure, ax
-    return ax.figure, ax
+    return plt.subplots(figsize=(7, 4.5)) if ax is None else (ax.figure, ax)
