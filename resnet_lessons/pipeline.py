@@ -1,20 +1,11 @@
 """``tf.data`` input pipelines with the paper's CIFAR augmentation, reproducible epoch by epoch.
 
-Chapter "Data": He et al. (2016, section 4.2) train on CIFAR-10 with a simple augmentation: "4 pixels
-are padded on each side, and a 32x32 crop is randomly sampled from the padded image or its horizontal
-flip". Here the padding is ``image_size // 8`` pixels of zeros (4 for 32x32, 2 for 16x16), followed by a
-random crop back to ``image_size``, a random horizontal flip, and per-channel normalisation with a given
-mean and standard deviation.
-
-Every random choice is a function of ``(seed, epoch)`` only: the order of epoch ``e`` is a permutation
-drawn with stateless random ops from ``(seed, e)``, and the crops and flips of step ``s`` of that epoch
-from ``(seed, e, s)``. A run interrupted after epoch k and restarted with ``first_epoch=k`` therefore sees
-exactly the batches the uninterrupted run would have seen.
-
-The augmentation works on whole batches at once (one gather does the crop and the flip), which is much
-faster on a CPU than a per-image ``map``. Measured on 2 CPU cores, iterating :func:`train_pipeline` alone
-(50,000 images, batch 128, augmentation on, eagerly in Python) runs at about 87,000 images/s for 32x32
-images and 265,000 images/s for 16x16 images, far more than a CPU ResNet consumes.
+He et al. (2016, section 4.2): "4 pixels are padded on each side, and a 32x32 crop is randomly sampled from the padded
+image or its horizontal flip". Here the zero padding is ``image_size // 8`` pixels (4 for 32x32, 2 for 16x16), then
+per-channel normalisation; chapter 4 shows what :func:`augment_batch` does to a batch. Every random choice is a
+function of ``(seed, epoch)`` only (the order of epoch ``e`` from ``(seed, e)``, the crops and flips of its step ``s``
+from ``(seed, e, s)``, with stateless random ops), so a run restarted with ``first_epoch=k`` sees exactly the batches
+the uninterrupted run would have. The augmentation is one gather per batch, much faster on a CPU than a per-image map.
 """
 
 import numpy as np
@@ -28,45 +19,19 @@ _AUGMENTATION_STREAM = 2
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
-    """The number of full batches in one epoch (the remainder is dropped when training).
-
-    Args:
-        num_examples: number of training examples, positive.
-        batch_size: examples per batch, positive and no larger than ``num_examples``.
-
-    Returns:
-        ``num_examples // batch_size``.
-
-    Raises:
-        ValueError: if either is not a positive int, or ``batch_size`` exceeds ``num_examples`` (an
-            epoch would have no batch at all).
-    """
+    """The number of full batches in one epoch, ``num_examples // batch_size`` (training drops the remainder)."""
     num_examples = arguments.positive_int(num_examples, "num_examples")
     batch_size = arguments.positive_int(batch_size, "batch_size")
     if batch_size > num_examples:
-        raise ValueError(
-            f"batch_size must be at most the number of examples ({num_examples}), got {batch_size}: "
-            "an epoch would have no full batch"
-        )
+        raise ValueError(f"batch_size must be at most the number of examples ({num_examples}), got {batch_size}: "
+                         "an epoch would have no full batch")
     return num_examples // batch_size
 
 
 def epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
-    """The order in which :func:`train_pipeline` visits the examples in one epoch.
+    """The order (an int32 permutation of ``range(num_examples)``) in which :func:`train_pipeline` visits an epoch.
 
-    Why: exposing it lets tests and chapters check that every epoch is a permutation, and that it
-    depends on ``(seed, epoch)`` alone.
-
-    Args:
-        num_examples: number of examples, positive.
-        seed: the pipeline's seed, a non-negative int.
-        epoch: the epoch index, a non-negative int.
-
-    Returns:
-        int32 array (num_examples,), a permutation of ``range(num_examples)``.
-
-    Raises:
-        ValueError: for a non-positive ``num_examples`` or a negative ``seed`` or ``epoch``.
+    Exposed so that tests and chapters can check that every epoch is a permutation fixed by ``(seed, epoch)`` alone.
     """
     arguments.positive_int(num_examples, "num_examples")
     arguments.non_negative_int(seed, "seed")
@@ -75,23 +40,11 @@ def epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def augment_batch(images, *, seed: int, epoch: int = 0, step: int = 0) -> tf.Tensor:
-    """Apply the paper's augmentation to a batch: zero-pad, random crop back, random horizontal flip.
+    """The paper's augmentation of a batch (batch, size, size, 3): zero-pad, random crop back, random horizontal flip.
 
-    Why: it is the exact function :func:`train_pipeline` applies (before normalisation) to step ``step``
-    of epoch ``epoch``, so a chapter can show a grid of what the network really sees.
-
-    Args:
-        images: (batch, size, size, 3) images (uint8 or float), numpy or tensor.
-        seed: the pipeline's seed, a non-negative int.
-        epoch: the epoch index, a non-negative int.
-        step: the batch index within the epoch, a non-negative int.
-
-    Returns:
-        A tensor of the same shape and dtype, each image shifted by up to ``size // 8`` pixels (the
-        uncovered border filled with zeros) and flipped left-right with probability 1/2.
-
-    Raises:
-        ValueError: if ``images`` is not (batch, size, size, 3) or an index is negative.
+    It is exactly what :func:`train_pipeline` applies (before normalisation) to step ``step`` of epoch ``epoch``, so
+    a chapter can show what the network really sees. Returns a tensor of the same shape and dtype, each image shifted
+    by up to ``size // 8`` pixels (the uncovered border zeros) and flipped left-right with probability 1/2.
     """
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
@@ -103,47 +56,28 @@ def augment_batch(images, *, seed: int, epoch: int = 0, step: int = 0) -> tf.Ten
     return _augment(images, key)
 
 
-def train_pipeline(
-    images,
-    labels,
-    *,
-    batch_size: int,
-    mean,
-    std,
-    seed: int,
-    first_epoch: int = 0,
-    epochs: int | None = None,
-    augment: bool = True,
-) -> tf.data.Dataset:
+def train_pipeline(images, labels, *, batch_size: int, mean, std, seed: int, first_epoch: int = 0,
+                   epochs: int | None = None, augment: bool = True) -> tf.data.Dataset:
     """The training input pipeline: shuffled, augmented, normalised batches for a range of epochs.
 
-    Why: training must be fast (batched augmentation, parallel map, prefetching) and resumable
-    (every batch is a function of the seed, the epoch and the step, so restarting at ``first_epoch``
-    reproduces the uninterrupted run).
+    Fast (batched augmentation, parallel map, prefetching) and resumable (every batch is a function of the seed, the
+    epoch and the step).
 
     Args:
-        images: training images, (N, size, size, 3), uint8 in [0, 255] (or float in the same units).
-        labels: integer labels, (N,).
+        images, labels: (N, size, size, 3) images, uint8 in [0, 255] (or float in the same units); (N,) integers.
         batch_size: examples per batch; the last partial batch of each epoch is dropped.
-        mean: per-channel mean, 3 numbers in pixel units (see ``data.channel_statistics``).
-        std: per-channel standard deviation, 3 positive numbers in pixel units.
-        seed: seed of the shuffle and the augmentation, a non-negative int.
-        first_epoch: the first epoch to produce (0-based).
-        epochs: produce epochs ``first_epoch .. epochs - 1`` back to back; None produces only
-            epoch ``first_epoch``.
+        mean, std: per-channel mean and (positive) standard deviation, 3 numbers each in pixel units (see
+            ``data.channel_statistics``).
+        seed: seed of the shuffle and the augmentation.
+        first_epoch, epochs: produce epochs ``first_epoch .. epochs - 1`` (0-based) back to back; ``epochs=None``
+            produces epoch ``first_epoch`` only.
         augment: whether to pad-crop-flip (False still shuffles).
 
     Returns:
-        A ``tf.data.Dataset`` of ``(images, labels)`` batches: float32 (batch_size, size, size, 3)
-        normalised images and int32 (batch_size,) labels; each epoch has
-        ``steps_per_epoch(N, batch_size)`` batches, and the cardinality is known. For several epochs,
-        call ``model.fit(dataset, epochs=epochs, initial_epoch=first_epoch, steps_per_epoch=...)``:
-        given ``steps_per_epoch``, Keras keeps reading one iterator from epoch to epoch.
-
-    Raises:
-        ValueError: for images not (N, size, size, 3), labels not (N,) integers, a non-positive or too
-            large ``batch_size``, ``mean``/``std`` not 3 numbers (or ``std`` not positive), a negative
-            ``seed`` or ``first_epoch``, or ``first_epoch >= epochs``.
+        A ``tf.data.Dataset`` of float32 normalised images and int32 labels, ``steps_per_epoch(N, batch_size)``
+        batches an epoch, its cardinality known. For several epochs, call ``model.fit(dataset, epochs=epochs,
+        initial_epoch=first_epoch, steps_per_epoch=...)``: given ``steps_per_epoch``, Keras keeps reading one
+        iterator from epoch to epoch.
     """
     images, labels = _check_images_and_labels(images, labels)
     num_examples = len(images)
@@ -162,8 +96,6 @@ def train_pipeline(
     image_tensor = tf.constant(images)  # (N, size, size, 3), gathered by index below
     label_tensor = tf.constant(labels)  # (N,) int32
     seed_tensor = tf.constant(seed, tf.int64)
-    mean_tensor = tf.constant(mean)
-    std_tensor = tf.constant(std)
 
     def batches_of_epoch(epoch):
         # (steps, batch_size) example indices of this epoch, in visiting order
@@ -177,13 +109,13 @@ def train_pipeline(
         batch_images = tf.gather(image_tensor, indices)  # (batch_size, size, size, 3)
         if augment:
             batch_images = _augment(batch_images, _augmentation_key(seed_tensor, epoch, step))
-        return _normalise(batch_images, mean_tensor, std_tensor), tf.gather(label_tensor, indices)
+        return _normalise(batch_images, mean, std), tf.gather(label_tensor, indices)
 
     dataset = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(batches_of_epoch)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality((last_epoch - first_epoch) * steps))
     dataset = dataset.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    # Without tf.data's autotuning thread: destroying the iterator at the end of a training run waited for it, about
-    # 10 s per run here (a quick-profile plain-20 run took 43 s instead of 33), and the batches are the same.
+    # Without tf.data's autotuning thread: destroying the iterator at the end of a run waited for it (about 10 s on
+    # 2 cores); the batches are the same.
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
@@ -192,32 +124,15 @@ def train_pipeline(
 def eval_pipeline(images, labels, *, batch_size: int, mean, std) -> tf.data.Dataset:
     """The evaluation input pipeline: every example once, in order, normalised, not augmented.
 
-    Args:
-        images: images, (N, size, size, 3), uint8 in [0, 255] (or float in the same units).
-        labels: integer labels, (N,).
-        batch_size: examples per batch; the last batch keeps the remainder.
-        mean: per-channel mean, 3 numbers in pixel units (from the training images).
-        std: per-channel standard deviation, 3 positive numbers in pixel units.
-
-    Returns:
-        A ``tf.data.Dataset`` of float32 (batch, size, size, 3) images and int32 (batch,) labels,
-        ``ceil(N / batch_size)`` batches.
-
-    Raises:
-        ValueError: for images not (N, size, size, 3), labels not (N,) integers, a non-positive
-            ``batch_size``, or ``mean``/``std`` not 3 numbers (``std`` positive).
+    Arguments as for :func:`train_pipeline` (``mean`` and ``std`` from the training images); the last of the
+    ``ceil(N / batch_size)`` batches keeps the remainder.
     """
     images, labels = _check_images_and_labels(images, labels)
     arguments.positive_int(batch_size, "batch_size")
     mean, std = _check_statistics(mean, std)
-    mean_tensor = tf.constant(mean)
-    std_tensor = tf.constant(std)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
-    dataset = dataset.map(
-        lambda batch_images, batch_labels: (_normalise(batch_images, mean_tensor, std_tensor), batch_labels),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
+    dataset = dataset.map(lambda batch_images, batch_labels: (_normalise(batch_images, mean, std), batch_labels),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -277,13 +192,12 @@ def _check_images_and_labels(images, labels):
 
 
 def _check_statistics(mean, std):
-    """Validate per-channel mean and std and return them as float32 arrays of shape (3,)."""
+    """Validate per-channel mean and std and return them as float32 tensors of shape (3,)."""
     mean = np.asarray(mean, dtype=np.float32)
     std = np.asarray(std, dtype=np.float32)
-    if mean.shape != (3,):
-        raise ValueError(f"mean must be 3 numbers, one per channel, got shape {mean.shape}")
-    if std.shape != (3,):
-        raise ValueError(f"std must be 3 numbers, one per channel, got shape {std.shape}")
+    for name, values in (("mean", mean), ("std", std)):
+        if values.shape != (3,):
+            raise ValueError(f"{name} must be 3 numbers, one per channel, got shape {values.shape}")
     if not np.all(std > 0):
         raise ValueError(f"std must be positive in every channel, got {std.tolist()}")
-    return mean, std
+    return tf.constant(mean), tf.constant(std)

@@ -60,7 +60,8 @@ def load_data(num_train: int = 50_000, num_test: int = 10_000, seed: int = 0, im
     num_train = arguments.positive_int(num_train, "num_train")
     num_test = arguments.positive_int(num_test, "num_test")
     seed = arguments.non_negative_int(seed, "seed")
-    arguments.require(arguments.is_int(image_size) and image_size >= 8, "image_size", image_size, "an int of at least 8")
+    arguments.require(arguments.is_int(image_size) and image_size >= 8, "image_size", image_size,
+                      "an int of at least 8")
     image_size = int(image_size)
     description = (f"synthetic CIFAR-shaped data (procedurally generated, seed {seed}; {num_train:,} train / "
                    f"{num_test:,} test images, {image_size}x{image_size})")
