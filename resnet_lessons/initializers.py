@@ -1,48 +1,36 @@
-"""Starting a plain network at the identity: the Dirac (identity) initialiser of a convolution (chapter 7).
+"""Starting a plain network at the identity: the Dirac initialiser of a convolution (chapter 7).
 
-A residual block starts close to the identity because its shortcut carries the input past the branch. A plain
-network can be started there without any shortcut, by initialising every convolution to pass its input through:
-the kernel is a Dirac delta, 1 at the centre tap from channel ``c`` to channel ``c`` and 0 elsewhere. DiracNets
-(Zagoruyko and Komodakis 2017) build deep plain networks on that idea (they parametrise each kernel as the identity
-plus a learned kernel); ``torch.nn.init.dirac_`` is the same initialiser in PyTorch. Where a convolution widens
-(16 to 32 channels at a stage's start), only as many channels as the input has can be copied; the others start at
-zero, as in ``dirac_``, or, with ``noise > 0``, at small He-initialised values (see :class:`Dirac`).
-
-:func:`block_output_scales` measures what an initialisation does to the signal: the scale of every block's output
-on a batch (without batch norm, a He-initialised ResNet's signal grows block by block; with SkipInit it does not).
+A residual block starts near the identity because its shortcut carries the input past the branch. A plain network
+can start there too if every convolution passes its input through: a Dirac kernel, 1 at the centre tap from channel
+``c`` to channel ``c`` and 0 elsewhere (DiracNets, Zagoruyko and Komodakis 2017; ``torch.nn.init.dirac_``).
+:func:`block_output_scales` measures what an initialisation does to the signal, block by block.
 """
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
+
+from resnet_lessons import arguments
 
 
 @keras.saving.register_keras_serializable(package="resnet_lessons")
 class Dirac(keras.initializers.Initializer):
-    """The identity kernel of a convolution, optionally plus a little He-normal noise.
+    """The identity kernel of a convolution (odd height and width), plus ``noise`` times a He-normal draw.
 
-    For a kernel of shape ``(height, width, in_channels, out_channels)`` (odd height and width), the value is 1 at
-    the centre tap from input channel ``c`` to output channel ``c`` for ``c < min(in_channels, out_channels)``, and
-    0 elsewhere: with ``"same"`` padding and stride 1 the convolution copies its first channels; with stride 2 it
-    copies one pixel of every 2x2 square of them (on an even-sized map, TensorFlow's ``"same"`` pads at the bottom
-    and right only, so these are the odd rows and columns; the option A shortcut takes the even ones). Then ``noise`` times a He-normal draw (standard deviation
-    ``sqrt(2 / fan_in)``) is added to every entry.
+    Only ``min(in_channels, out_channels)`` channels can be copied; where a convolution widens the others start at
+    zero, as in ``dirac_``. With stride 2 it copies one pixel of every 2x2 square: on an even-sized map TensorFlow's
+    ``"same"`` pads at the bottom and right only, so the odd rows and columns (the option A shortcut takes the even).
 
     Args:
-        noise: the noise's scale relative to He initialisation; 0 (default) gives the exact identity, as
-            ``torch.nn.init.dirac_`` does.
-        seed: seed of the noise (an int); ``None`` draws from Keras' global seed (set by
-            :func:`resnet_lessons.seeding.set_seed`), so every layer gets different noise.
+        noise: the noise's scale relative to He initialisation (``sqrt(2 / fan_in)``); 0 gives the exact identity.
+        seed: seed of the noise; ``None`` draws from Keras' global seed (:func:`resnet_lessons.seeding.set_seed`),
+            so every layer gets different noise.
     """
 
     def __init__(self, noise: float = 0.0, seed: int | None = None):
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
-            raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"seed must be an int or None, got {seed!r}")
+        arguments.require(arguments.is_number(noise) and noise >= 0, "noise", noise, "a finite number >= 0")
+        arguments.require(seed is None or arguments.is_int(seed), "seed", seed, "an int or None")
         self.noise = float(noise)
         self.seed = seed
         self._he = keras.initializers.HeNormal(seed=seed)
@@ -66,20 +54,12 @@ class Dirac(keras.initializers.Initializer):
 
 
 def block_output_scales(model: keras.Model, images, *, training: bool = True) -> list[tuple[str, float]]:
-    """The root mean square of every block's output on a batch: how the signal's scale grows through the blocks.
+    """``(block name, root mean square of its output)`` for every block (layer ``{block}_out``) on a batch.
 
-    A residual block adds its branch to its input, so without anything that scales the branch down the scale grows
-    from block to block; at He initialisation and without batch norm it roughly doubles the second moment per block.
-    The blocks are the layers named ``{block}_out`` (the package's networks), from the input on.
-
-    Args:
-        model: a network of the package (its blocks end in ``..._out`` layers).
-        images: a batch of normalised images.
-        training: run batch norm in training mode (the batch's own statistics, as in an SGD step and as it
-            normalises at initialisation); its moving statistics are restored afterwards, so the model is unchanged.
-
-    Returns:
-        ``(block name, root mean square of its output)`` per block.
+    A residual block adds its branch to its input, so unless something scales the branch down the signal grows from
+    block to block (at He initialisation without batch norm the second moment roughly doubles per block).
+    ``training=True`` runs batch norm on the batch's own statistics, as in an SGD step; its moving statistics are
+    restored afterwards, so the model is unchanged.
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
