@@ -1,13 +1,10 @@
 """Counting multiply-adds, the paper's measure of a network's cost (chapters 3, 4, 5 and 6).
 
 The paper's "FLOPs" (Table 1: 3.6 x 10^9 for ResNet-34, 3.8 x 10^9 for ResNet-50) are *multiply-adds* of the
-convolutional and fully connected layers for one image; batch norm, ReLU, pooling and the shortcut additions are left
-out, because they cost a few operations per activation while a convolution costs ``k * k * C_in`` per output value.
-This module counts the same thing from a built Keras model, layer by layer, so every figure in the book comes from
-the code that builds the network rather than from a hand calculation that could drift from it.
-
-One multiply-add is two floating-point operations; :mod:`resnet_lessons.bench` doubles the count when it reports
-achieved GFLOP/s.
+convolutional and dense layers for one image; batch norm, ReLU, pooling and the additions cost a few operations per
+activation against a convolution's ``k * k * C_in`` per output value, and are left out. Counted here from a built
+model, so every figure comes from the code that builds the network. One multiply-add is two FLOPs
+(:mod:`resnet_lessons.bench` doubles the count for GFLOP/s).
 """
 
 from __future__ import annotations
@@ -20,18 +17,11 @@ _CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 
 
 def multiply_adds_by_layer(model: keras.Model) -> dict[str, int]:
-    """Return the multiply-adds of one image through each convolution and dense layer of ``model``.
+    """``{layer name: multiply-adds of one image}`` for each convolution and dense layer of ``model``, in order.
 
-    A convolution costs ``k_h * k_w * C_in / groups`` multiply-adds per output value and a dense layer ``features``
-    per output value, so both are ``prod(kernel.shape[:-1]) * prod(output.shape[1:])``. A depthwise convolution
-    costs ``k_h * k_w`` per output value. Layers without a kernel count zero and are left out of the dict.
-
-    Args:
-        model: a built functional or sequential ``keras.Model`` with fixed input height and width; nested models are
-            counted layer by layer under ``"outer/inner"`` names.
-
-    Returns:
-        ``{layer name: multiply-adds}`` in the model's layer order.
+    A convolution costs ``k_h * k_w * C_in / groups`` per output value, a dense layer ``features``: both are
+    ``prod(kernel.shape[:-1]) * prod(output.shape[1:])``; a depthwise convolution ``k_h * k_w``. The input size must
+    be fixed; nested models are counted layer by layer under ``"outer/inner"`` names.
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"expected a keras.Model, got {type(model).__name__}")
@@ -48,10 +38,8 @@ def multiply_adds_by_layer(model: keras.Model) -> dict[str, int]:
 
 
 def count_multiply_adds(model: keras.Model) -> int:
-    """Return the multiply-adds of one forward pass of one image through ``model`` (the paper's "FLOPs").
-
-    Example: ``count_multiply_adds(resnet50())`` is about 3.9 x 10^9; the paper's Table 1 rounds it to 3.8.
-    """
+    """The multiply-adds of one image through ``model`` (the paper's "FLOPs"): ``count_multiply_adds(resnet50())``
+    is about 3.9 x 10^9, which the paper's Table 1 rounds to 3.8."""
     return sum(multiply_adds_by_layer(model).values())
 
 
@@ -59,7 +47,7 @@ def _layer_multiply_adds(layer) -> int | None:
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         kernel_height, kernel_width = layer.kernel_size
         return kernel_height * kernel_width * _output_values(layer)
-    if isinstance(layer, _CONVOLUTIONS) or isinstance(layer, keras.layers.Dense):
+    if isinstance(layer, (*_CONVOLUTIONS, keras.layers.Dense)):
         return math.prod(layer.kernel.shape[:-1]) * _output_values(layer)
     return None
 
@@ -68,8 +56,6 @@ def _output_values(layer) -> int:
     """Number of values ``layer`` outputs for one example; needs every dimension but the batch to be known."""
     shape = tuple(layer.output.shape[1:])
     if any(size is None for size in shape):
-        raise ValueError(
-            f"layer {layer.name!r} has output shape {layer.output.shape}; multiply-adds need a fixed input size, "
-            "so build the model with input_shape=(height, width, channels)"
-        )
+        raise ValueError(f"layer {layer.name!r} has output shape {layer.output.shape}; multiply-adds need a fixed "
+                         "input size, so build the model with input_shape=(height, width, channels)")
     return math.prod(shape)

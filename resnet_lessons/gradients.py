@@ -1,14 +1,8 @@
 """Per-layer gradient norms: the data behind the "vanishing gradients" explanation (chapter 1).
 
-A common explanation of why deep plain networks train badly is that the gradient shrinks layer by layer on its way
-back to the input, so the early layers do not learn. Batch normalisation was designed to keep signals at a healthy
-scale, and the paper argues that with it the gradients do not vanish (He et al. 2015, Sec. 4.1). Rather than take
-either side on trust, chapter 1 measures the gradient of the loss with respect to every layer's kernel, at
-initialisation and after training, for plain-20 and plain-56.
-
-:func:`layer_gradient_norms` computes one gradient on one batch in training mode (batch norm normalises with the
-batch's own statistics, exactly as in an SGD step) and leaves the model unchanged: batch norm's moving statistics,
-which a training-mode call would update, are restored afterwards.
+Deep plain nets are often said to train badly because the gradient shrinks layer by layer on its way back; the paper
+argues that with batch norm it does not (He et al. 2015, Sec. 4.1). Chapter 1 measures it rather than take either
+side on trust: the gradient of the loss for every layer's kernel, at initialisation and after training.
 """
 
 from __future__ import annotations
@@ -39,15 +33,11 @@ class LayerGradient:
 
 
 def layer_gradient_norms(model: keras.Model, images, labels) -> list[LayerGradient]:
-    """Return the gradient norm of the mean cross-entropy loss for every convolution and dense kernel of ``model``.
+    """One :class:`LayerGradient` of the mean cross-entropy per convolution or dense layer, from the input on.
 
-    Args:
-        model: a model that maps a batch of images to logits (the package's networks do).
-        images: a batch of normalised images, ``(batch, height, width, channels)``, as the model is trained on.
-        labels: the batch's integer class labels, ``(batch,)``.
-
-    Returns:
-        One :class:`LayerGradient` per convolution or dense layer, from the input to the output.
+    ``model`` maps normalised images to logits (as the package's nets do). One gradient on one batch in training mode
+    (batch norm uses the batch's statistics, as in an SGD step); its moving statistics are restored afterwards, so
+    the model is unchanged.
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")

@@ -1,9 +1,8 @@
 """The layer graph of a built Keras model: which layer feeds which (chapter 3's diagram and equivalence checks).
 
-A functional Keras model is a directed acyclic graph of operations; ``model.layers`` lists them but not the edges.
-This module reads the edges from the model itself, so a diagram of a block (:mod:`resnet_lessons.diagram`) or a
-pairing of two implementations' layers (:func:`resnet_lessons.equivalence.copy_weights` with
-``match="structure"``) is derived from the code that built the network and cannot drift from it.
+``model.layers`` lists a functional model's operations but not the edges; this module reads them from the model, so
+a block's diagram (:mod:`resnet_lessons.diagram`) or a pairing of two implementations' layers
+(:func:`resnet_lessons.equivalence.copy_weights`) comes from the code that built the network and cannot drift.
 """
 
 from __future__ import annotations
@@ -12,18 +11,10 @@ import keras
 
 
 def layer_parents(model: keras.Model) -> dict[str, list[str]]:
-    """Return ``{operation name: names of the operations whose outputs it takes}`` in the model's order.
+    """Return ``{operation name: names of the operations whose outputs it takes}``, in topological order.
 
-    The order is topological (every operation after its parents), and the parents of a merge such as ``Add`` are
-    listed in the order the merge takes its inputs. Input layers have no parents. For a ``Sequential`` model the
-    graph is the chain of its layers.
-
-    Args:
-        model: a built functional or sequential ``keras.Model``.
-
-    Raises:
-        ValueError: for something that is not a Keras model, a subclassed model (which has no static graph), or a
-            model that uses one layer at several places (a shared layer has no single place in a diagram).
+    A merge's parents (``Add``) are in the order it takes its inputs; inputs have none; a ``Sequential`` model is a
+    chain. ``ValueError`` for a subclassed model (no static graph) or a shared layer (no single place in a diagram).
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"expected a keras.Model, got {type(model).__name__}")
@@ -57,10 +48,8 @@ def layer_children(parents: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 def longest_path_depths(parents: dict[str, list[str]]) -> dict[str, int]:
-    """The number of edges on the longest path from an input to each operation (inputs are at 0).
-
-    ``parents`` must be in topological order, as :func:`layer_parents` returns it.
-    """
+    """The number of edges on the longest path from an input to each operation (inputs are at 0); ``parents``
+    must be in topological order, as :func:`layer_parents` returns it."""
     depths: dict[str, int] = {}
     for name, its_parents in parents.items():
         missing = [parent for parent in its_parents if parent not in depths]
