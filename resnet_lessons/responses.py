@@ -1,17 +1,10 @@
 """The strength of each layer's response in a trained network: the paper's Fig. 7 (chapter 4).
 
-Sec. 4.2 of He et al. (2015) tests the idea behind residual learning, that the residual functions "might be generally
-closer to zero than the non-residual functions", by measuring it: Fig. 7 plots the standard deviation of the
-response of every 3x3 layer of plain and residual CIFAR-10 networks, where a response is the layer's output "after
-BN and before other nonlinearity (ReLU/addition)". In a ResNet that is the size of what each residual branch adds
-to (or, for a block's first layer, passes on inside) the signal; the paper finds it smaller in ResNets than in plain
-nets, and smaller the deeper the ResNet.
-
-:func:`response_layer_names` finds those batch-norm layers in a network of :mod:`resnet_lessons.models`, and
-:func:`response_stds` measures them on a set of images, in inference mode (batch norm uses its moving statistics,
-as when the network is tested). The standard deviation is taken over every element of the response: all images,
-positions and channels. The paper does not say which of these it pools over; pooling all of them measures the
-overall size of what the layer outputs, which is the quantity its argument is about.
+Sec. 4.2 tests whether residual functions are "generally closer to zero than the non-residual functions": Fig. 7
+plots the standard deviation of every 3x3 layer's response, its output "after BN and before other nonlinearity
+(ReLU/addition)", in plain and residual CIFAR-10 nets; the paper finds it smaller in ResNets, and smaller the deeper.
+:func:`response_stds` measures it in inference mode over every element (images, positions, channels): the paper does
+not say what it pools over, and pooling all measures the overall size of the output, which its argument is about.
 """
 
 from __future__ import annotations
@@ -32,11 +25,7 @@ from resnet_lessons.checkpoints import write_json_atomically
 def response_layer_names(model: keras.Model) -> list[str]:
     """Names of the batch-norm layers that directly follow a 3x3 convolution, in the network's order.
 
-    For the CIFAR-10 networks of :mod:`resnet_lessons.models` these are all ``6n + 1`` convolutions: the stem and
-    both layers of every block (option A shortcuts have no convolution).
-
-    Raises:
-        ValueError: if ``model`` is not a Keras model, or has no 3x3 convolution followed by batch norm.
+    In the CIFAR-10 nets these follow all ``6n + 1`` convolutions: the stem and both layers of every block.
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a Keras model, got {type(model).__name__}")
@@ -46,8 +35,8 @@ def response_layer_names(model: keras.Model) -> list[str]:
         if not isinstance(layer, keras.layers.BatchNormalization):
             continue
         producers = [model.get_layer(name) for name in parents.get(layer.name, [])]
-        if len(producers) == 1 and isinstance(producers[0], keras.layers.Conv2D) \
-                and tuple(producers[0].kernel_size) == (3, 3):
+        if (len(producers) == 1 and isinstance(producers[0], keras.layers.Conv2D)
+                and tuple(producers[0].kernel_size) == (3, 3)):
             names.append(layer.name)
     if not names:
         raise ValueError(f"model {model.name!r} has no 3x3 convolution followed by batch norm to measure")
@@ -55,20 +44,10 @@ def response_layer_names(model: keras.Model) -> list[str]:
 
 
 def response_stds(model: keras.Model, images: np.ndarray, *, mean, std, batch_size: int = 500) -> np.ndarray:
-    """The standard deviation of every 3x3 layer's response (after batch norm) on ``images``, in layer order.
+    """The standard deviation (float64) of every layer of :func:`response_layer_names` on ``images``, in layer order.
 
-    Args:
-        model: a trained network, e.g. one read back from a checkpoint.
-        images: ``(N, height, width, 3)`` images in pixel units (0 to 255), at the size the network was trained on.
-        mean, std: the per-channel normalisation the network was trained with
-            (:attr:`resnet_lessons.train.PreparedData.mean` and ``.std``).
-        batch_size: images per forward pass; only the memory use depends on it.
-
-    Returns:
-        One standard deviation per layer of :func:`response_layer_names`, accumulated in float64 over all images.
-
-    Raises:
-        ValueError: if the images are not a non-empty batch of the network's input shape.
+    ``images`` are in pixel units (0 to 255) at the network's input size; ``mean`` and ``std`` are the normalisation it
+    was trained with (:class:`resnet_lessons.train.PreparedData`); ``batch_size`` only changes the memory used.
     """
     images = np.asarray(images)
     expected = tuple(model.input_shape[1:])
@@ -78,9 +57,7 @@ def response_stds(model: keras.Model, images: np.ndarray, *, mean, std, batch_si
     names = response_layer_names(model)
     probe = keras.Model(model.input, {name: model.get_layer(name).output for name in names})
     labels = np.zeros(len(images), dtype=np.int64)  # the pipeline wants labels; the probe ignores them
-    count = 0
-    sums = np.zeros(len(names))
-    squares = np.zeros(len(names))
+    count, sums, squares = 0, np.zeros(len(names)), np.zeros(len(names))
     for batch, _ in pipeline.eval_pipeline(images, labels, batch_size=batch_size, mean=mean, std=std):
         outputs = probe(batch, training=False)
         for index, name in enumerate(names):
@@ -89,8 +66,7 @@ def response_stds(model: keras.Model, images: np.ndarray, *, mean, std, batch_si
             squares[index] += np.square(values).sum()
         count += int(batch.shape[0])
     elements = count * np.array([np.prod(model.get_layer(name).output.shape[1:]) for name in names])
-    variances = np.maximum(squares / elements - np.square(sums / elements), 0.0)
-    return np.sqrt(variances)
+    return np.sqrt(np.maximum(squares / elements - np.square(sums / elements), 0.0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,29 +105,22 @@ class ResponseReport:
         """Read a report written by :meth:`save`; a ValueError says what is wrong with a missing or foreign file."""
         values = read_report_file(path, kind="response report", required="networks",
                                   remedy="make it with benchmarks/figure7.py")
-        networks = [NetworkResponses(**network) for network in values["networks"]]
         return cls(command=values["command"], source=values["source"], environment=values["environment"],
-                   networks=networks)
+                   networks=[NetworkResponses(**network) for network in values["networks"]])
 
 
 def findings(report: ResponseReport) -> list[Finding]:
-    """The paper's two readings of Fig. 7, as checks of the measured networks (those the report allows).
+    """The paper's two readings of Fig. 7, checked on the networks the report has (the median layer for "generally").
 
-    - "ResNets have generally smaller responses than their plain counterparts": at every depth measured both ways,
-      the ResNet's median layer response is below the plain net's;
-    - "the deeper ResNet has smaller magnitudes of responses": the ResNets' median layer response falls with every
-      step in depth.
-
-    The median over layers stands for "generally"; the evidence also says at how many layer positions the ResNet is
-    below the plain net.
+    "ResNets have generally smaller responses than their plain counterparts" (at every depth measured both ways) and
+    "the deeper ResNet has smaller magnitudes of responses" (with every step in depth).
     """
     by_name = {network.name: network for network in report.networks}
     result = []
     paired = sorted(network.depth for network in report.networks
                     if network.residual and f"plain-{network.depth}" in by_name)
     if paired:
-        evidence = []
-        holds = True
+        evidence, holds = [], True
         for depth in paired:
             plain, resnet = np.array(by_name[f"plain-{depth}"].stds), np.array(by_name[f"resnet-{depth}"].stds)
             holds &= bool(np.median(resnet) < np.median(plain))
@@ -173,7 +142,7 @@ def findings(report: ResponseReport) -> list[Finding]:
 def plot(report: ResponseReport, *, title: str | None = None):
     """The paper's Fig. 7 layout: response std per layer in the network's order (top) and sorted (bottom).
 
-    Plain nets dashed, ResNets solid, one colour per depth. Returns the ``matplotlib`` figure.
+    Plain nets dashed, ResNets solid, one colour per depth.
     """
     depths = sorted({network.depth for network in report.networks})
     colours = {depth: f"C{index}" for index, depth in enumerate(depths)}
