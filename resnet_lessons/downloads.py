@@ -1,12 +1,10 @@
 """Files from the internet, kept in the Keras cache, and never a hang when offline (chapters 0 and 5).
 
-The book downloads two kinds of things: CIFAR-10 (chapter 0, :mod:`resnet_lessons.cifar10`) and the ImageNet weights
-that Keras publishes (chapter 5, :mod:`resnet_lessons.pretrained`). Both go where Keras itself keeps them, so the
-book and ``keras.datasets``/``keras.applications`` share one copy, and both must fail within seconds on a machine
-without internet, so that a chapter can say "skipped, offline" instead of hanging. The one download path they share
-is here: where the Keras cache is, a reachability probe with a hard time limit, :func:`fetch` (``keras.utils.get_file``
-under a socket timeout), and :class:`Unavailable`, the one error for "not here and not downloadable now", whose
-``reason`` says why in a few words.
+CIFAR-10 (:mod:`resnet_lessons.cifar10`) and the ImageNet weights (:mod:`resnet_lessons.pretrained`) go where Keras
+keeps them, so the book and ``keras.datasets``/``keras.applications`` share one copy, and both must fail within
+seconds without internet, so that a chapter can say "skipped, offline" instead of hanging. Their one download path is
+here: the Keras cache's roots, a reachability probe with a hard time limit, :func:`fetch` (``keras.utils.get_file``
+under a socket timeout), and :class:`Unavailable`, the one error for "not here and not downloadable now".
 """
 
 from __future__ import annotations
@@ -18,6 +16,8 @@ import socket
 import threading
 import urllib.parse
 
+from resnet_lessons import arguments
+
 # A download may stall for this long on one socket operation before it is abandoned.
 DOWNLOAD_SOCKET_TIMEOUT_SECONDS = 60.0
 
@@ -25,12 +25,9 @@ DOWNLOAD_SOCKET_TIMEOUT_SECONDS = 60.0
 class Unavailable(OSError):
     """A file is not in the Keras cache and cannot be downloaded now (offline, unreachable, failed or damaged).
 
-    A subclass of ``OSError`` because its causes are about files and networks; each kind of download has its own
-    subclass (``cifar10.CIFAR10Unavailable``, ``pretrained.WeightsUnavailable``).
-
-    Args:
-        message: the full explanation, with what to do.
-        reason: a short form of it, for one-line notices (defaults to ``message``).
+    An ``OSError``, as its causes are files and networks; each download has its subclass
+    (``cifar10.CIFAR10Unavailable``, ``pretrained.WeightsUnavailable``). The message says why and what to do,
+    ``reason`` (default: the message) says why in a few words, for one-line notices.
     """
 
     def __init__(self, message, *, reason=None):
@@ -40,20 +37,14 @@ class Unavailable(OSError):
 
 def check_timeout(timeout):
     """Raise ValueError unless ``timeout`` is a positive number of seconds."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    arguments.require(arguments.is_number(timeout) and timeout > 0, "timeout", timeout, "a positive number of seconds")
 
 
 def keras_cache_roots(cache_dir=None) -> list[pathlib.Path]:
-    """The folders that Keras uses as its cache root (the folder holding ``datasets/`` and ``models/``).
+    """The candidate Keras cache roots (holding ``datasets/`` and ``models/``), most likely first.
 
-    Args:
-        cache_dir: a root given explicitly (as ``keras.utils.get_file(cache_dir=...)`` takes it); when
-            None, ``$KERAS_HOME`` if set, else ``~/.keras``, then ``/tmp/.keras`` where Keras falls back
-            when the home folder is not writable.
-
-    Returns:
-        The candidate roots, most likely first.
+    ``cache_dir`` if given (as ``keras.utils.get_file(cache_dir=...)`` takes it), else ``$KERAS_HOME`` or
+    ``~/.keras``, then ``/tmp/.keras``, where Keras falls back when the home folder is not writable.
     """
     if cache_dir is not None:
         return [pathlib.Path(cache_dir).expanduser()]
@@ -62,11 +53,7 @@ def keras_cache_roots(cache_dir=None) -> list[pathlib.Path]:
 
 
 def find_in_keras_cache(cache_subdir: str, file_name: str, cache_dir=None) -> pathlib.Path | None:
-    """Return the path of ``<root>/<cache_subdir>/<file_name>`` in the first Keras cache root that has it, or None.
-
-    Example: ``find_in_keras_cache("models", "resnet50_weights_tf_dim_ordering_tf_kernels.h5")``, where
-    ``keras.applications.ResNet50(weights="imagenet")`` keeps its download.
-    """
+    """The path ``<root>/<cache_subdir>/<file_name>`` in the first Keras cache root that has it, or None."""
     for root in keras_cache_roots(cache_dir):
         candidate = root / cache_subdir / file_name
         if candidate.is_file():
@@ -75,13 +62,9 @@ def find_in_keras_cache(cache_subdir: str, file_name: str, cache_dir=None) -> pa
 
 
 def host_reachable(host: str, port: int, timeout: float) -> tuple[bool, str]:
-    """Whether a TCP connection to ``host:port`` opens within ``timeout`` seconds (DNS lookup included).
+    """``(reachable, why not)``: whether a TCP connection to ``host:port`` opens within ``timeout`` seconds.
 
-    The connection is tried in a daemon thread, because a DNS lookup ignores socket timeouts and can
-    block for much longer on an offline machine.
-
-    Returns:
-        ``(reachable, reason)``: ``reason`` says why not when ``reachable`` is False.
+    Tried in a daemon thread, because the DNS lookup ignores socket timeouts and can block for far longer offline.
     """
     outcome = {}
 
@@ -104,11 +87,7 @@ def host_reachable(host: str, port: int, timeout: float) -> tuple[bool, str]:
 
 @contextlib.contextmanager
 def socket_timeout(seconds: float):
-    """Within the ``with`` block, a socket operation that stalls for ``seconds`` fails instead of hanging.
-
-    ``keras.utils.get_file`` takes no timeout; this sets the process's default socket timeout around it and
-    restores the previous value afterwards.
-    """
+    """Within the block, a socket operation stalled for ``seconds`` fails (``keras.utils.get_file`` has no timeout)."""
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(seconds)
     try:
@@ -125,23 +104,16 @@ def fetch(url: str, *, what: str, advice: str, cache_subdir: str, cache_dir=None
     machine never starts a download, and the download runs under a socket timeout, so a stalled one fails.
 
     Args:
-        url: where the file is.
-        what: what the file is, for messages, e.g. ``"CIFAR-10"``.
-        advice: what to do when it cannot be had now, e.g. ``"run once on a machine with internet access"``.
+        what, advice: what the file is (``"CIFAR-10"``) and what to do when it cannot be had now, for messages.
         cache_subdir: the Keras cache's folder for it (``"datasets"``, ``"models"``).
         cache_dir: the Keras cache root (None: ``$KERAS_HOME`` or ``~/.keras``, as Keras itself).
-        download: whether a download may start at all.
-        timeout: seconds to wait for the host to answer the probe; must be positive.
-        error: the subclass of :class:`Unavailable` to raise.
+        timeout: seconds to wait for the host to answer the probe.
+        error: the subclass of :class:`Unavailable` to raise when ``download`` is False, the host does not answer,
+            or the download fails.
         **get_file_arguments: passed on to ``keras.utils.get_file`` (``fname``, ``file_hash``, ``extract``).
 
     Returns:
         The path ``keras.utils.get_file`` returns.
-
-    Raises:
-        Unavailable: as ``error``, with a ``reason``, when ``download`` is False, the host does not answer, or the
-            download fails.
-        ValueError: for a bad ``timeout``.
     """
     check_timeout(timeout)
     searched = ", ".join(str(root / cache_subdir) for root in keras_cache_roots(cache_dir))
@@ -151,9 +123,8 @@ def fetch(url: str, *, what: str, advice: str, cache_subdir: str, cache_dir=None
     host = urllib.parse.urlsplit(url).hostname
     reachable, why = host_reachable(host, 443, timeout)
     if not reachable:
-        raise error(f"{what} is not in the Keras cache (searched {searched}) and cannot be downloaded: {why} "
-                    f"(offline?); {advice}",
-                    reason=f"not in the Keras cache and {host} is unreachable, so probably offline")
+        raise error(f"{what} is not in the Keras cache (searched {searched}) and cannot be downloaded: {why} (offline?); "
+                    f"{advice}", reason=f"not in the Keras cache and {host} is unreachable, so probably offline")
     # Imported here: searching the cache needs no Keras, and importing it takes seconds.
     import keras
 
