@@ -1,19 +1,16 @@
 """Residual networks as ensembles of shallow paths: lesions and path gradients, measured (chapter 7).
 
-Veit, Wilber and Belongie (2016) unroll a residual network of ``n`` blocks: every block either passes its input
-through the shortcut or through the residual branch, so the network is a sum over ``2**n`` paths, and the number
-of paths that cross ``k`` branches is ``comb(n, k)``. Two of their experiments run at the book's scale:
+Veit, Wilber and Belongie (2016) unroll a residual network of ``n`` blocks into ``2**n`` paths (each block passes its
+input through the shortcut or the branch); ``comb(n, k)`` of them cross ``k`` branches. Two of their experiments:
 
 - *Lesions*: delete blocks of a trained network at test time (keep the shortcut, drop the branch) and measure the
-  test error. A plain network has no shortcut to keep; here a deleted plain block is replaced by its
-  parameter-free option A shortcut, the same replacement a deleted residual block gets.
-- *Path gradients*: let the gradient through the branches of ``k`` chosen blocks and through the shortcuts of all
-  the others, so that only one path of length ``k`` carries it, and measure its size at the input.
+  test error. A deleted plain block is replaced by its parameter-free option A shortcut, as a residual block is.
+- *Path gradients*: let the gradient through the branches of ``k`` chosen blocks and the shortcuts of all others,
+  so only one path of length ``k`` carries it, and measure its size at the input.
 
-Both need a network built with ``gated=True`` (:func:`resnet_lessons.models.cifar_network`), whose blocks carry
-:class:`resnet_lessons.blocks.Gate` layers; :meth:`GatedNetwork.from_trained` builds one and copies a trained
-network's weights into it. The gates are variables, so one compiled evaluation serves every lesion and one compiled
-gradient every path: :attr:`GatedNetwork.traces` counts how often they were traced.
+Both need a network built with ``gated=True`` (:class:`resnet_lessons.blocks.Gate` layers);
+:meth:`GatedNetwork.from_trained` builds one with a trained network's weights. The gates are variables, so one
+compiled evaluation serves every lesion and one compiled gradient every path (:attr:`GatedNetwork.traces`).
 """
 
 from __future__ import annotations
@@ -33,16 +30,11 @@ SHORTCUT_GATE = "_shortcut_gate"
 
 
 class GatedNetwork:
-    """A network built with ``gated=True``, with its gates, one compiled evaluation and one compiled gradient.
-
-    Args:
-        model: a functional model whose blocks each have a ``{block}_branch_gate`` and a ``{block}_shortcut_gate``
-            :class:`~resnet_lessons.blocks.Gate`; it maps normalised images to logits.
-    """
+    """A network built with ``gated=True`` (each block with a ``{block}_branch_gate`` and a ``{block}_shortcut_gate``,
+    normalised images in, logits out), with its gates, one compiled evaluation and one compiled gradient."""
 
     def __init__(self, model: keras.Model):
-        if not isinstance(model, keras.Model):
-            raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
+        _check_model(model, "model")
         gates = {layer.name: layer for layer in model.layers if isinstance(layer, blocks.Gate)}
         names = [name[: -len(BRANCH_GATE)] for name in gates if name.endswith(BRANCH_GATE)]
         if not names:
@@ -60,24 +52,16 @@ class GatedNetwork:
         self.downsampling: tuple[bool, ...] = tuple(_changes_shape(model, name) for name in names)
         spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
         self._predict = tf.function(self._predict_python, input_signature=[spec])
-        self._gradient = tf.function(self._gradient_python,
-                                     input_signature=[spec, tf.TensorSpec((None,), tf.int32)])
+        self._gradient = tf.function(self._gradient_python, input_signature=[spec, tf.TensorSpec((None,), tf.int32)])
 
     @classmethod
     def from_trained(cls, model: keras.Model, builder: Callable[..., keras.Model], **options) -> "GatedNetwork":
-        """Build ``builder(gated=True, **options)`` and copy ``model``'s weights into it, layer by layer by name.
+        """Build ``builder(gated=True, **options)`` and copy the trained ``model``'s weights into it, by layer name.
 
-        Args:
-            model: the trained network (built without gates).
-            builder: the function that built it, e.g. ``models.resnet56``.
-            **options: the options it was built with, e.g. ``input_shape=config.input_shape``.
-
-        Raises:
-            ValueError: if the gated network is not the same network plus gates (a layer missing, other weight
-                shapes, another name).
+        ``builder`` and ``options`` are those ``model`` was built with (e.g. ``models.resnet56``,
+        ``input_shape=config.input_shape``); a ``ValueError`` says so if the result is not ``model`` plus gates.
         """
-        if not isinstance(model, keras.Model):
-            raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
+        _check_model(model, "model")
         gated = builder(gated=True, **options)
         if gated.name != model.name:
             raise ValueError(f"builder made {gated.name!r}, not a gated {model.name!r}: pass the builder and options "
@@ -85,20 +69,14 @@ class GatedNetwork:
         copy_weights_into_gated(model, gated)
         return cls(gated)
 
-    # ----------------------------------------------------------------------------------------- the gates
-
     def set_gates(self, *, deleted: Iterable = (), path: Iterable | None = None) -> None:
-        """Set every gate: which blocks are deleted, and which branches carry the gradient.
-
-        Every call sets all the gates, so the state never depends on earlier calls; ``set_gates()`` restores the
-        network as built.
+        """Set every gate (so the state never depends on earlier calls; ``set_gates()`` restores the net as built).
 
         Args:
             deleted: blocks (names or 0-based indices into :attr:`blocks`) replaced by their shortcut in the forward
                 pass: branch gate 0, shortcut gate 1.
-            path: ``None`` lets the gradient through everything; otherwise the blocks (names or indices) whose
-                *branch* carries the gradient, while every other block's *shortcut* does: the gradient of the one
-                path that crosses exactly these branches.
+            path: ``None`` lets the gradient through everything; otherwise the blocks whose *branch* carries the
+                gradient, while every other block's *shortcut* does: the one path that crosses exactly these branches.
         """
         deleted = set(self._indices(deleted, "deleted"))
         on_path = None if path is None else set(self._indices(path, "path"))
@@ -106,10 +84,8 @@ class GatedNetwork:
             is_deleted = index in deleted
             branch.forward_gate.assign(0.0 if is_deleted else branch.default_forward)
             shortcut.forward_gate.assign(1.0 if is_deleted else shortcut.default_forward)
-            through_branch = on_path is None or index in on_path
-            through_shortcut = on_path is None or index not in on_path
-            branch.backward_gate.assign(1.0 if through_branch else 0.0)
-            shortcut.backward_gate.assign(1.0 if through_shortcut else 0.0)
+            branch.backward_gate.assign(1.0 if on_path is None or index in on_path else 0.0)
+            shortcut.backward_gate.assign(1.0 if on_path is None or index not in on_path else 0.0)
 
     def _indices(self, selection, argument) -> list[int]:
         if isinstance(selection, (str, int)):
@@ -129,21 +105,13 @@ class GatedNetwork:
                 raise ValueError(f"{argument}: expected block names or indices, got {item!r}")
         return indices
 
-    # ----------------------------------------------------------------------------------------- measurements
-
     @property
     def traces(self) -> int:
         """How many times the compiled evaluation and gradient functions were traced (1 each once used)."""
         return sum(function.experimental_get_tracing_count() for function in (self._predict, self._gradient))
 
     def error(self, images, labels, *, batch_size: int = 256) -> float:
-        """The fraction of ``images`` misclassified, in inference mode, with the gates as they are set.
-
-        Args:
-            images: normalised images ``(N, H, W, 3)``, as the network was trained on.
-            labels: their integer labels ``(N,)``.
-            batch_size: images per call of the compiled function.
-        """
+        """The fraction of the (normalised) ``images`` misclassified, in inference mode, with the gates as set."""
         images, labels = self._check(images, labels)
         batch_size = arguments.positive_int(batch_size, "batch_size")
         wrong = 0
@@ -153,14 +121,8 @@ class GatedNetwork:
         return wrong / len(labels)
 
     def input_gradient_norms(self, images, labels) -> np.ndarray:
-        """The norm of each image's loss gradient with respect to that image, with the gates as they are set.
-
-        Inference mode (batch norm uses its moving statistics), so every image's gradient depends on that image
-        only; the loss is each image's cross-entropy.
-
-        Returns:
-            A float64 array ``(N,)`` of norms ``|d loss_i / d image_i|``.
-        """
+        """Each image's ``|d loss_i / d image_i|`` (float64, ``(N,)``), its cross-entropy's gradient with the gates
+        as set; in inference mode (batch norm's moving statistics), so it depends on that image only."""
         images, labels = self._check(images, labels)
         return self._gradient(tf.constant(images), tf.constant(labels)).numpy().astype(np.float64)
 
@@ -191,15 +153,11 @@ class GatedNetwork:
 def copy_weights_into_gated(source: keras.Model, gated: keras.Model) -> int:
     """Copy every weighted layer of ``source`` into the layer of the same name in ``gated``; return how many.
 
-    ``gated`` may have more weighted layers than ``source`` only where they are gates.
-
-    Raises:
-        ValueError: naming the first layer that is missing in ``gated``, has other weight shapes, or is an extra
-            layer that is not a gate. Nothing is copied then.
+    A ``ValueError`` names the first layer missing in ``gated``, with other weight shapes, or extra there and not a
+    gate; nothing is copied then.
     """
-    for argument, model in (("source", source), ("gated", gated)):
-        if not isinstance(model, keras.Model):
-            raise ValueError(f"{argument} must be a keras.Model, got {type(model).__name__}")
+    _check_model(source, "source")
+    _check_model(gated, "gated")
     targets = {layer.name: layer for layer in gated.layers if layer.weights}
     sources = [layer for layer in source.layers if layer.weights]
     source_names = {layer.name for layer in sources}
@@ -222,12 +180,8 @@ def copy_weights_into_gated(source: keras.Model, gated: keras.Model) -> int:
 
 def _changes_shape(model: keras.Model, block: str) -> bool:
     """Whether a block's output has another shape than its input (a stage's first, downsampling block)."""
-    first_conv = model.get_layer(f"{block}_1_conv")
-    output = model.get_layer(f"{block}_out")
-    return tuple(first_conv.input.shape) != tuple(output.output.shape)
+    return tuple(model.get_layer(f"{block}_1_conv").input.shape) != tuple(model.get_layer(f"{block}_out").output.shape)
 
-
-# --------------------------------------------------------------------------------------------- lesions
 
 @dataclasses.dataclass(frozen=True)
 class SingleDeletions:
@@ -275,11 +229,7 @@ def random_deletion_errors(network: GatedNetwork, images, labels, *, counts: Seq
     """Delete ``k`` blocks drawn at random (without replacement) for each ``k`` in ``counts``, ``samples`` times.
 
     Args:
-        network: the gated network.
-        images, labels: the test images (normalised) and labels.
         counts: the numbers of blocks to delete, each from 0 to the number of blocks ``among``.
-        samples: draws per count.
-        seed: seed of the draws.
         among: indices of the blocks that may be deleted; ``None``: all.
     """
     _check_network(network)
@@ -300,22 +250,16 @@ def random_deletion_errors(network: GatedNetwork, images, labels, *, counts: Seq
     return RandomDeletions(tuple(counts), errors, base)
 
 
-# --------------------------------------------------------------------------------------------- paths
-
 def path_length_counts(num_blocks: int) -> list[int]:
-    """How many of the ``2**num_blocks`` paths cross ``k`` residual branches, for ``k = 0 .. num_blocks``.
-
-    Each block is crossed either through its branch or through its shortcut, so it is ``comb(num_blocks, k)``: a
-    binomial distribution, exact (Python integers).
-    """
+    """How many of the ``2**num_blocks`` paths cross ``k`` branches, ``k = 0 .. num_blocks``: ``comb(num_blocks, k)``,
+    a binomial distribution, exact (Python integers)."""
     num_blocks = arguments.positive_int(num_blocks, "num_blocks")
     return [math.comb(num_blocks, k) for k in range(num_blocks + 1)]
 
 
 def path_length_distribution(num_blocks: int) -> np.ndarray:
     """The fraction of all paths of each length ``k = 0 .. num_blocks``: ``comb(n, k) / 2**n``."""
-    counts = path_length_counts(num_blocks)
-    return np.array([count / 2**num_blocks for count in counts])
+    return np.array([count / 2**num_blocks for count in path_length_counts(num_blocks)])
 
 
 def fraction_of_paths(num_blocks: int, shortest: int, longest: int) -> float:
@@ -354,10 +298,6 @@ def _shortest_window(values: np.ndarray, share: float) -> tuple[int, int]:
     return best
 
 
-def _check_share(share):
-    arguments.require(arguments.is_number(share) and 0 < share <= 1, "share", share, "a number in (0, 1]")
-
-
 @dataclasses.dataclass(frozen=True)
 class PathGradients:
     """The size of the gradient that single paths of each length carry to the input (Veit et al. 2016)."""
@@ -373,8 +313,7 @@ class PathGradients:
     def total_magnitudes(self) -> np.ndarray:
         """``comb(n, k)`` times the mean size of one path of length ``k``: what all paths of that length carry.
 
-        As in Veit et al., sizes are added, not gradients: an upper bound on what the paths of one length carry
-        together, since gradients of different paths can point in different directions.
+        Sizes are added, as in Veit et al., not gradients: an upper bound, since paths' gradients can point apart.
         """
         counts = np.array([float(math.comb(self.num_blocks, k)) for k in self.lengths])
         return counts * self.mean_magnitudes()
@@ -405,16 +344,13 @@ def path_gradient_magnitudes(network: GatedNetwork, images, labels, *, lengths: 
     """Measure the input gradient of single paths: ``samples`` random paths of each length in ``lengths``.
 
     For a path of length ``k``, ``k`` blocks drawn at random (without replacement) let the gradient through their
-    branch, all others through their shortcut (Veit et al. 2016); the forward pass is the whole network's.
-    Summed over all ``2**n`` paths these gradients give the whole network's gradient exactly (the unit tests check
-    it on a small network).
+    branch, all others through their shortcut; the forward pass is the whole network's. Summed over all ``2**n``
+    paths these gradients give the whole network's gradient exactly (the unit tests check it on a small network).
 
     Args:
-        network: the gated network.
         images, labels: a batch of normalised training images and their labels.
         lengths: the path lengths to measure, each from 0 to the number of blocks.
-        samples: paths drawn per length (one draw for lengths with a single path, 0 and n, is repeated as asked).
-        seed: seed of the draws.
+        samples: paths drawn per length (for lengths with a single path, 0 and n, the one path is repeated).
     """
     _check_network(network)
     n = len(network.blocks)
@@ -432,11 +368,18 @@ def path_gradient_magnitudes(network: GatedNetwork, images, labels, *, lengths: 
     return PathGradients(n, tuple(lengths), magnitudes)
 
 
-# --------------------------------------------------------------------------------------------- checks
+def _check_model(model, argument: str) -> None:
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"{argument} must be a keras.Model, got {type(model).__name__}")
+
 
 def _check_network(network):
     if not isinstance(network, GatedNetwork):
         raise ValueError(f"network must be a lesions.GatedNetwork, got {type(network).__name__}")
+
+
+def _check_share(share):
+    arguments.require(arguments.is_number(share) and 0 < share <= 1, "share", share, "a number in (0, 1]")
 
 
 def _check_counts(values, largest, name) -> list[int]:
