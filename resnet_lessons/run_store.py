@@ -1,18 +1,10 @@
 """Train once, reuse everywhere: finished training runs kept on this machine, keyed by everything that decides them.
 
-Chapters 0 to 4 train the same plain-20/56 and ResNet-20/56 under the same profile, data and seed, and chapter 7
-needs trained networks too. :func:`trained` builds the network and returns it trained, with its history: read back
-from the store when the same run has finished here before, trained (and stored) otherwise, with one line saying
-which. A run is the same run when its network (name, parameter count and initial weights), its full training
-config, its data, its seed, the versions of Keras and TensorFlow and this package's source code (every module of it,
-so that a change to the code trains again) are the same; training is seeded, so on one machine the two paths give
-the same weights, bit for bit.
-
-The store is a folder of :mod:`resnet_lessons.checkpoints` folders, one per run, named ``<network>-<key digest>``:
-a run interrupted half-way resumes from its last finished epoch the next time it is asked for. It lives in
-``$RESNET_LESSONS_RUN_STORE``, or ``~/.cache/resnet_lessons/runs``; delete the folder (or call :func:`clear`) to
-train everything again. CI points the variable at an empty folder, so that every run it reuses was made by the same
-CI run.
+:func:`trained` builds a network and returns it trained, with its history: read back from the store if the same run
+(:func:`run_key`: network and initial weights, config, data, seed, versions, this package's source) finished here
+before, else trained and stored; one line says which. Training is seeded, so both give the same weights, bit for bit.
+The store is a folder of :mod:`resnet_lessons.checkpoints` folders (an interrupted run resumes) in
+``$RESNET_LESSONS_RUN_STORE`` or ``~/.cache/resnet_lessons/runs``; CI starts from an empty one.
 """
 
 from __future__ import annotations
@@ -38,8 +30,7 @@ DEFAULT_STORE = pathlib.Path("~/.cache/resnet_lessons/runs")
 
 def store_folder(store=None) -> pathlib.Path:
     """The store's folder: ``store`` if given, else ``$RESNET_LESSONS_RUN_STORE``, else ``~/.cache/resnet_lessons/runs``."""
-    if store is None:
-        store = os.environ.get(STORE_ENVIRONMENT_VARIABLE) or DEFAULT_STORE
+    store = (os.environ.get(STORE_ENVIRONMENT_VARIABLE) or DEFAULT_STORE) if store is None else store
     return pathlib.Path(store).expanduser()
 
 
@@ -55,11 +46,9 @@ def run_key(model: keras.Model, dataset: data.ImageDataset, config: profiles.Tra
             replicas: int = 1) -> dict:
     """Everything that decides a training run, as JSON would store it.
 
-    ``model`` is the network as built, before training: the digest of its initial weights tells apart two networks
-    of one name and size built differently (plain-56 with He and with Dirac initialisation, chapter 7). ``replicas``
-    is the number of replicas the run trains on: batch norm's statistics are per replica, so several replicas make
-    another run. It enters the key only above one, so one-device runs keep one key whatever strategy (the default
-    one, or none) a chapter trains them under.
+    ``model`` is the network before training: its initial weights tell apart two networks of one name and size built
+    differently (plain-56 with He and with Dirac initialisation, chapter 7). ``replicas`` enters only above one (batch
+    norm's statistics are per replica), so one-device runs keep one key under the default strategy or none.
     """
     replicas = arguments.positive_int(replicas, "replicas")
     weights = hashlib.sha256()
@@ -68,9 +57,7 @@ def run_key(model: keras.Model, dataset: data.ImageDataset, config: profiles.Tra
     key = {"network": model.name, "parameters": model.count_params(), "initial_weights": weights.hexdigest(),
            "config": dataclasses.asdict(config), "data": dataset.description, "seed": seed,
            "resnet_lessons": resnet_lessons.__version__, "source": source_digest(), "keras": keras.__version__,
-           "tensorflow": tf.__version__}
-    if replicas > 1:
-        key["replicas"] = replicas
+           "tensorflow": tf.__version__, **({"replicas": replicas} if replicas > 1 else {})}
     return json.loads(json.dumps(key))
 
 
@@ -91,22 +78,14 @@ def trained(build: Callable[[], keras.Model], dataset: data.ImageDataset,
             config: profiles.TrainConfig | str | None = None, *, seed: int = 0, label: str | None = None,
             store=None, verbose: bool = True,
             strategy: tf.distribute.Strategy | None = None) -> tuple[keras.Model, train.TrainingHistory]:
-    """The network ``build()`` makes, trained on ``dataset`` under ``config`` with ``seed``, and its history.
+    """``(model, history)``: the network ``build()`` makes, trained on ``dataset`` under ``config`` with ``seed``.
 
-    ``build`` is called right after ``seeding.set_seed(seed)``, so the initial weights are the seed's, as when a
-    chapter seeds and builds a network itself. If the store holds this run finished, its weights and history are read
-    back and one line says so; otherwise :func:`resnet_lessons.train.train` trains it (resuming a run interrupted
-    earlier) with the store's folder as its checkpoint. Either way the global seeds are set to ``seed`` again before
-    returning, so what a notebook draws afterwards does not depend on which of the two happened.
-
-    Args:
-        build: makes the untrained network, e.g. ``functools.partial(models.resnet56, input_shape=...)``.
-        dataset, config, seed, label, verbose: as for :func:`resnet_lessons.train.train`.
-        store: the store's folder; ``None`` is :func:`store_folder`'s default.
-        strategy: a ``tf.distribute`` strategy to build and train under (chapter 4); ``None``: the default one.
-
-    Returns:
-        ``(model, history)``.
+    ``build`` (e.g. ``functools.partial(models.resnet56, input_shape=...)``) is called right after
+    ``seeding.set_seed(seed)``, as when a chapter seeds and builds a network itself. A finished run in the store is
+    read back, with one line saying so; otherwise :func:`resnet_lessons.train.train` trains it (resuming an
+    interrupted one) into the store. Either way the seeds are set to ``seed`` again before returning, so what a
+    notebook draws next does not depend on which happened. The other arguments are as for ``train``; ``store``:
+    the store's folder (``None``: :func:`store_folder`'s default).
     """
     config = profiles.get_profile(config)
     if not callable(build) or isinstance(build, keras.Model):
