@@ -1,22 +1,13 @@
-"""Shattered gradients: the structure of dy/dx of a 1-D input, for plain and residual nets at initialisation (chapter 7).
+"""Shattered gradients: the structure of dy/dx of a 1-D input, in plain and residual nets at initialisation (chapter 7).
 
-Balduzzi et al. (2017) feed a one-dimensional input ``x`` through fully connected ReLU networks with batch norm and
-look at the derivative of the scalar output, ``dy/dx``, across a grid of inputs. In a deep plain network the
-derivative at neighbouring inputs is nearly uncorrelated, like white noise (the gradient is "shattered"); in a
-residual network it stays correlated much deeper. Chapter 1 measured the *size* of gradients; this measures their
-*structure*.
-
-Here everything is NumPy, in float64, and the derivative is exact: it is carried forward through the layers along
-with the activations (forward-mode differentiation of a function of one variable). Batch norm normalises each unit
-with the mean and variance of the probe's inputs, all ``points`` of them, as a training-mode batch norm does; the
-derivative treats those statistics as constants, i.e. it is the derivative of the function the network computes
-with those statistics (a point's own share in the batch mean would add terms of order ``1 / points``).
-
-Why batch norm: with zero biases and no batch norm a ReLU network is *positively homogeneous*,
-``f(a * x) = a * f(x)`` for every ``a > 0``. For a one-dimensional input that leaves two possibilities,
-``f(x) = f(1) * x`` for ``x > 0`` and ``f(x) = -f(-1) * x`` for ``x < 0``: ``dy/dx`` is constant on each side of 0,
-one kink, at any depth, and nothing can shatter. Batch norm's mean subtraction shifts every unit, like a bias that
-depends on the data, and breaks the homogeneity. :func:`gradient_probe` with ``batch_norm=False`` shows it.
+Balduzzi et al. (2017): feed a 1-D input ``x`` through fully connected ReLU nets with batch norm and look at
+``dy/dx`` across a grid of inputs. In a deep plain net it is nearly uncorrelated between neighbouring inputs, like
+white noise ("shattered"); in a residual net it stays correlated much deeper. Chapter 1 measured the gradients'
+*size*; this measures their *structure*. In NumPy float64, the derivative exact (carried forward with the
+activations). Batch norm uses the statistics of the probe's inputs, as in training mode, held constant in the
+derivative (a point's own share in them would add terms of order ``1 / points``). Without batch norm a bias-free
+ReLU net is positively homogeneous, ``f(a x) = a f(x)`` for ``a > 0``, so ``dy/dx`` is constant on each side of 0 at
+any depth and nothing can shatter (``batch_norm=False`` shows it); the mean subtraction breaks that.
 
 The two architectures (widths equal, He initialisation, no biases, batch norm with scale 1 and shift 0):
 
@@ -25,8 +16,8 @@ The two architectures (widths equal, He initialisation, no biases, batch norm wi
 - ``"residual"`` of depth ``L``: ``h = x W_0`` (an embedding without ReLU), then ``h = h + relu(BN(h)) W_l`` for
   ``l = 1 .. L`` (pre-activation blocks of one layer), then ``y = h v``.
 
-A net of depth ``L`` is the first ``L`` layers of a deeper one, so one probe of depth 50 reads out the nets of every
-depth from 1 to 50 (each depth with its own read-out ``v``).
+A net of depth ``L`` is the first ``L`` layers of a deeper one: one probe of depth 50 reads out every depth from 1 to
+50, each with its own read-out ``v``.
 """
 
 from __future__ import annotations
@@ -34,6 +25,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
+from resnet_lessons import arguments
 
 KINDS = ("plain", "residual")
 # Batch norm's epsilon, as in resnet_lessons.blocks.
@@ -58,15 +51,14 @@ class GradientProbe:
 
     def gradient(self, depth: int) -> np.ndarray:
         """``dy/dx`` of the net of ``depth`` layers at every input."""
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= self.depth:
-            raise ValueError(f"depth must be an integer from 1 to {self.depth}, got {depth!r}")
+        arguments.require(arguments.is_int(depth) and 1 <= depth <= self.depth, "depth", depth,
+                          f"an integer from 1 to {self.depth}")
         return self.gradients[depth - 1]
 
 
 def input_grid(points: int = 256, low: float = -2.0, high: float = 2.0) -> np.ndarray:
     """``points`` evenly spaced inputs from ``low`` to ``high`` (Balduzzi et al.: 256 points in [-2, 2])."""
-    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-        raise ValueError(f"points must be an integer >= 2, got {points!r}")
+    arguments.require(arguments.is_int(points) and points >= 2, "points", points, "an integer >= 2")
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise ValueError(f"need finite low < high, got low={low!r}, high={high!r}")
     return np.linspace(low, high, points)
@@ -76,30 +68,16 @@ def gradient_probe(kind: str, *, depth: int, width: int = 200, inputs=None, batc
                    seed: int = 0, batch=None) -> GradientProbe:
     """Initialise a ``kind`` network of ``depth`` layers and compute ``y`` and ``dy/dx`` of every prefix depth.
 
-    Args:
-        kind: ``"plain"`` or ``"residual"`` (see the module docstring).
-        depth: the deepest net read out; rows ``0 .. depth - 1`` of the result are the nets of depth 1 .. depth.
-        width: units per hidden layer.
-        inputs: the 1-D inputs, a sequence of at least 2 numbers; ``None``: :func:`input_grid` (256 points in
-            [-2, 2]). With batch norm they are also the batch whose statistics normalise every unit.
-        batch_norm: normalise every unit (before its ReLU) with the inputs' batch statistics.
-        seed: seed of the weights (He-normal, ``N(0, 2 / fan_in)``; the read-out ``N(0, 1 / width)``); the weights
-            do not depend on the inputs.
-        batch: the inputs whose statistics batch norm uses, if not ``inputs`` themselves (as an inference-mode
-            batch norm uses statistics gathered elsewhere); e.g. to evaluate the same function at a few points.
-
-    Returns:
-        A :class:`GradientProbe`.
+    ``inputs`` (at least 2 numbers) default to :func:`input_grid`; with batch norm they are also the batch whose
+    statistics normalise every unit, unless ``batch`` gives other points (as an inference-mode batch norm uses
+    statistics gathered elsewhere). ``seed`` draws the weights (He-normal, read-out ``N(0, 1 / width)``), which do not
+    depend on the inputs.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}")
-    for name, value in (("depth", depth), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not isinstance(batch_norm, bool):
-        raise ValueError(f"batch_norm must be True or False, got {batch_norm!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    depth, width = arguments.positive_int(depth, "depth"), arguments.positive_int(width, "width")
+    arguments.require(isinstance(batch_norm, bool), "batch_norm", batch_norm, "True or False")
+    seed = arguments.non_negative_int(seed, "seed")
     x = input_grid() if inputs is None else np.asarray(inputs, dtype=np.float64)
     if x.ndim != 1 or len(x) < 2 or not np.all(np.isfinite(x)):
         raise ValueError(f"inputs must be a 1-D sequence of at least 2 finite numbers, got shape {x.shape}")
@@ -144,23 +122,16 @@ def _normalise(z, dz, batch_norm, size):
 
 
 def autocorrelation(values, lag: int = 1) -> np.ndarray | float:
-    """The autocorrelation at ``lag`` of a sequence (along the last axis): 1 for smooth, near 0 for white noise.
+    """The autocorrelation at ``lag`` along the last axis (a float for 1-D): 1 for smooth, near 0 for white noise.
 
-    ``sum((v[i] - m) * (v[i + lag] - m)) / sum((v[i] - m) ** 2)`` with ``m`` the sequence's mean: the usual
-    estimate (as in ``statsmodels.tsa.stattools.acf``). A constant sequence has none: the result is NaN there.
-
-    Args:
-        values: an array ``(..., points)``.
-        lag: a positive integer below ``points``.
-
-    Returns:
-        A float for a 1-D sequence, else an array of the leading shape.
+    ``sum((v[i] - m) * (v[i + lag] - m)) / sum((v[i] - m) ** 2)``, the usual estimate (``statsmodels``' ``acf``);
+    NaN for a constant sequence.
     """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim < 1 or values.shape[-1] < 2:
         raise ValueError(f"values must have at least 2 points along the last axis, got shape {values.shape}")
-    if isinstance(lag, bool) or not isinstance(lag, int) or not 1 <= lag < values.shape[-1]:
-        raise ValueError(f"lag must be an integer from 1 to {values.shape[-1] - 1}, got {lag!r}")
+    arguments.require(arguments.is_int(lag) and 1 <= lag < values.shape[-1], "lag", lag,
+                      f"an integer from 1 to {values.shape[-1] - 1}")
     centred = values - values.mean(axis=-1, keepdims=True)
     variance = np.sum(centred**2, axis=-1)
     covariance = np.sum(centred[..., :-lag] * centred[..., lag:], axis=-1)
@@ -171,11 +142,7 @@ def autocorrelation(values, lag: int = 1) -> np.ndarray | float:
 
 def autocorrelation_by_depth(kind: str, *, depth: int, seeds, width: int = 200, inputs=None,
                              batch_norm: bool = True, lag: int = 1) -> np.ndarray:
-    """The gradient's autocorrelation at ``lag`` for nets of depth 1 .. ``depth``, one network per seed.
-
-    Returns:
-        An array ``(len(seeds), depth)``: row ``s``, column ``L - 1`` is the net of depth ``L`` with seed ``seeds[s]``.
-    """
+    """The gradient's autocorrelation at ``lag``, ``(len(seeds), depth)``: row s, column L - 1 is depth L, seed s."""
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds must name at least one seed")
