@@ -123,8 +123,9 @@ def fetch(url: str, *, what: str, advice: str, cache_subdir: str, cache_dir=None
     host = urllib.parse.urlsplit(url).hostname
     reachable, why = host_reachable(host, 443, timeout)
     if not reachable:
-        raise error(f"{what} is not in the Keras cache (searched {searched}) and cannot be downloaded: {why} (offline?); "
-                    f"{advice}", reason=f"not in the Keras cache and {host} is unreachable, so probably offline")
+        message = f"{what} is not in the Keras cache (searched {searched}) and cannot be downloaded: {why} (offline?)"
+        raise error(f"{message}; {advice}",
+                    reason=f"not in the Keras cache and {host} is unreachable, so probably offline")
     # Imported here: searching the cache needs no Keras, and importing it takes seconds.
     import keras
 
