@@ -1,12 +1,8 @@
-"""Argument checkers: the few checks that public functions make on their integer and number arguments.
+"""Argument checkers: a public function checks what a reader passes it, once, with these; helpers below trust it.
 
-A public function checks what a reader passes it, once, with these, and hands the checked values down; the
-helpers below it trust them. Every checker raises a ``ValueError`` that names the argument, says what was expected
-and shows the value (``"batch_size must be a positive integer, got 0"``), and returns integers as Python ``int``\\ s.
-An integer is a Python or NumPy integer (``labels[0]``, ``np.int64(5)``) but not a bool, which Python counts as an
-int: ``epochs=True`` is a mistake, not one epoch.
-
-This module imports nothing from the package, so every module can use it.
+Each raises a ``ValueError`` naming the argument, what was expected and the value (``"batch_size must be a positive
+integer, got 0"``) and returns integers as Python ``int``. An integer is a Python or NumPy integer but not a bool
+(``epochs=True`` is a mistake, not one epoch). This module imports nothing from the package, so any module can use it.
 """
 
 from __future__ import annotations
@@ -28,7 +24,7 @@ def is_number(value) -> bool:
 def require(condition: bool, name: str, value, expected: str) -> None:
     """Raise ``ValueError("<name> must be <expected>, got <value>")`` unless ``condition`` holds.
 
-    The one message format of the package's argument errors, for checks the functions below do not cover, e.g.
+    The package's one message format, for checks the functions below do not cover, e.g.
     ``require(is_number(momentum) and 0 <= momentum < 1, "momentum", momentum, "in [0, 1)")``.
     """
     if not condition:
@@ -50,12 +46,8 @@ def non_negative_int(value, name: str) -> int:
 def count_at_most(value, name: str, available: int, *, what: str = "") -> int:
     """``value`` as an ``int`` if it is an integer from 1 to ``available`` (how many of something to take).
 
-    Args:
-        value: the count asked for.
-        name: the argument's name, for the message.
-        available: the largest count allowed.
-        what: what ``available`` is, shown in the message: ``"the images available"`` gives
-            ``"num_train must be between 1 and 6 (the images available), got 7"``.
+    ``what`` says what ``available`` is: ``"the images available"`` gives ``"num_train must be between 1 and 6 (the
+    images available), got 7"``.
     """
     require(is_int(value), name, value, "a positive integer")
     require(1 <= value <= available, name, int(value), f"between 1 and {available:,}" + (f" ({what})" if what else ""))
