@@ -1,28 +1,19 @@
 """Training on several devices with ``tf.distribute``, and checking that it computes what one device computes.
 
-Chapter 4: the paper trained its CIFAR-10 nets "with a mini-batch size of 128 on two GPUs". With ``tf.distribute``
-the book's one training function, :func:`resnet_lessons.train.train`, does the same: build the model inside the
-scope of a strategy and pass the strategy::
+Chapter 4: the paper trained "with a mini-batch size of 128 on two GPUs". Build the model inside a strategy's scope
+and pass the strategy to :func:`resnet_lessons.train.train`::
 
     strategy = distribute.choose_strategy()
     with strategy.scope():
         model = models.resnet20()
     history = train.train(model, dataset, config, strategy=strategy)
 
-Under a ``MirroredStrategy`` every replica holds a copy of the weights, takes ``batch_size / replicas`` images of
-each global batch, and the replicas' gradients are summed (Keras divides each replica's mean loss by the number of
-replicas) before one identical update everywhere. The one thing that differs from one device is batch norm: each
-replica normalises its slice with the slice's own mean and variance, as the paper's two GPUs did. So the losses and
-updates are those of one device whose batch norm sees ``batch_size / replicas`` images at a time, not the whole
-batch. :func:`synchronize_batch_norm` makes the replicas share their statistics (Keras' ``synchronized=True``);
-then a step equals one device's step up to float rounding. :func:`compare_with_one_device` measures all of this.
-
-A machine with one CPU has one device; :func:`split_cpu` cuts it into logical devices (before TensorFlow starts
-using it), so the multi-device code path can be run and tested anywhere, and :func:`compare_in_subprocess` does so
-in a fresh Python process, leaving the caller's TensorFlow untouched.
-
-TPUs are not supported: a TPU needs ``TPUStrategy`` and a TensorFlow build with TPU support matching the runtime,
-and the book could not test either, so :func:`choose_strategy` never picks one.
+Under a ``MirroredStrategy`` each replica takes ``batch_size / replicas`` images of a batch and the gradients are
+summed before one identical update. Only batch norm differs from one device: each replica normalises its slice by
+the slice's own statistics, as the paper's two GPUs did, unless :func:`synchronize_batch_norm` makes them share
+them. :func:`compare_with_one_device` measures this; :func:`split_cpu` cuts a CPU into logical devices so the
+multi-device path runs anywhere, and :func:`compare_in_subprocess` does it in a fresh process. TPUs are not
+supported (the book could not test one), so :func:`choose_strategy` never picks one.
 """
 
 from __future__ import annotations
@@ -38,28 +29,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet_lessons import data, models, pipeline, profiles, seeding, train
+from resnet_lessons import arguments, data, models, pipeline, profiles, seeding, train
 
 
 def split_cpu(num_devices: int) -> list[str]:
-    """Cut the CPU into ``num_devices`` logical devices, so a ``MirroredStrategy`` can run on it.
+    """Cut the CPU into ``num_devices`` logical devices, so a ``MirroredStrategy`` can run on it; return their names.
 
-    Must be called before TensorFlow initialises its devices (before any tensor is made or any model built), so
-    in practice at the top of a script. The logical devices share the same cores: this is for running and testing
-    the multi-device code path, not for speed.
-
-    Args:
-        num_devices: how many logical CPU devices, at least 1.
-
-    Returns:
-        The logical CPU devices' names, e.g. ``["/device:CPU:0", "/device:CPU:1"]``.
-
-    Raises:
-        ValueError: for a ``num_devices`` that is not a positive integer.
-        RuntimeError: if TensorFlow has already initialised its devices with another number of CPU devices.
+    They share the same cores: this runs and tests the multi-device code path, it is not for speed. Call it before
+    TensorFlow initialises its devices (before any tensor or model), else a ``RuntimeError`` unless the CPU is
+    already split so.
     """
-    if not isinstance(num_devices, int) or isinstance(num_devices, bool) or num_devices < 1:
-        raise ValueError(f"num_devices must be a positive integer, got {num_devices!r}")
+    num_devices = arguments.positive_int(num_devices, "num_devices")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices)
@@ -74,50 +54,29 @@ def split_cpu(num_devices: int) -> list[str]:
 
 
 def choose_strategy() -> tf.distribute.Strategy:
-    """The strategy the book trains with on this machine.
-
-    - two or more GPUs: a ``MirroredStrategy`` over all of them;
-    - no GPU but two or more logical CPU devices (see :func:`split_cpu`): a ``MirroredStrategy`` over those;
-    - otherwise (one GPU, or a plain CPU): TensorFlow's default strategy, which runs on the one device.
-
-    Never a TPU (see the module's docstring).
-    """
+    """The strategy the book trains with here: a ``MirroredStrategy`` over two or more GPUs, or (without a GPU) over
+    two or more logical CPU devices (:func:`split_cpu`); else TensorFlow's one-device default strategy."""
     gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
     cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy(gpus)
-    if not gpus and len(cpus) > 1:
-        return tf.distribute.MirroredStrategy(cpus)
-    return tf.distribute.get_strategy()
+    devices = gpus or cpus
+    return tf.distribute.MirroredStrategy(devices) if len(devices) > 1 else tf.distribute.get_strategy()
 
 
 def split_cpu_strategy(num_devices: int) -> tf.distribute.Strategy:
-    """A ``MirroredStrategy`` over the CPU split into ``num_devices`` devices, even where there is a GPU.
-
-    This is the strategy :func:`compare_in_subprocess`'s fresh process compares with one device. It does not ask
-    :func:`choose_strategy`: on a machine with one GPU (Colab's GPU runtime, say) that returns the one-device default
-    strategy, and the comparison would compare one replica with one replica. So any GPU is hidden first (the one
-    device of the comparison is then the CPU too), and the replicas are the CPU's logical devices. Like
-    :func:`split_cpu`, it must be called before TensorFlow initialises its devices.
-    """
+    """A ``MirroredStrategy`` over the CPU split into ``num_devices`` devices, any GPU hidden first: what
+    :func:`compare_in_subprocess` compares with one device. (On one GPU :func:`choose_strategy` gives the one-device
+    strategy, and the comparison would be one replica against one.) Call it before TensorFlow initialises devices."""
     if tf.config.list_physical_devices("GPU"):
         tf.config.set_visible_devices([], "GPU")
     return tf.distribute.MirroredStrategy(split_cpu(num_devices))
 
 
 def synchronize_batch_norm(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` whose batch-norm layers share their batch statistics across replicas.
+    """A copy of ``model`` (same layers, names and weights) whose batch norms share their statistics across replicas.
 
-    With Keras' ``BatchNormalization(synchronized=True)`` the replicas all-reduce the sums behind the batch mean and
-    variance, so every replica normalises with the statistics of the whole global batch, as one device would. It
-    costs one more all-reduce per batch-norm layer and step. The copy has the same weights; build ``model`` and
-    call this inside the strategy's scope, so the copy's weights are mirrored.
-
-    Args:
-        model: a functional or sequential Keras model.
-
-    Returns:
-        The copy (same architecture, names and weights).
+    With ``BatchNormalization(synchronized=True)`` the replicas all-reduce the sums behind the batch mean and
+    variance (one more all-reduce per layer and step), so each normalises by the whole batch, as one device would.
+    Build ``model`` and call this inside the strategy's scope, so the copy's weights are mirrored.
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
@@ -132,8 +91,6 @@ def synchronize_batch_norm(model: keras.Model) -> keras.Model:
     copy.set_weights(model.get_weights())
     return copy
 
-
-# --------------------------------------------------------------------------------------------- the comparison
 
 @dataclasses.dataclass(frozen=True)
 class ReplicaComparison:
@@ -163,29 +120,17 @@ def compare_with_one_device(build_model: Callable[[], keras.Model], dataset: dat
                             steps: int = 1, seed: int = 0) -> ReplicaComparison:
     """Train ``steps`` steps on one device and under ``strategy`` (both batch-norm variants), and compare.
 
-    All three runs go through :func:`resnet_lessons.train.train` with ``config``'s optimiser and schedule, start
-    from the same weights and see the same batches; the config is cut to ``steps`` steps of one epoch (and one test
-    batch). Call it outside any ``strategy.scope()``.
-
-    Args:
-        build_model: makes the network, e.g. ``lambda: models.resnet20(input_shape=config.input_shape)``; it is
-            called once outside the strategy's scope and twice inside it.
-        dataset: the data set (the config picks its subset and image size).
-        config: a ``TrainConfig`` or profile name.
-        strategy: the strategy to compare with one device, e.g. from :func:`choose_strategy`.
-        steps: SGD steps per run, at least 1.
-        seed: order of the batches and the weights (through :func:`resnet_lessons.seeding.set_seed`).
-
-    Returns:
-        The :class:`ReplicaComparison`.
+    The three runs go through :func:`resnet_lessons.train.train` with ``config`` (a ``TrainConfig`` or profile name)
+    cut to ``steps`` steps of one epoch, from the same weights (``seed``) and batches. ``build_model`` makes the
+    network, e.g. ``lambda: models.resnet20(input_shape=config.input_shape)``; it is called once outside the
+    strategy's scope and twice inside. Call this outside any ``strategy.scope()``.
     """
     config = profiles.get_profile(config)
     if isinstance(build_model, keras.Model) or not callable(build_model):
         raise ValueError(f"build_model must be a function returning a keras.Model, got {type(build_model).__name__}")
     if not isinstance(strategy, tf.distribute.Strategy):
         raise ValueError(f"strategy must be a tf.distribute.Strategy, got {type(strategy).__name__}")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    steps = arguments.positive_int(steps, "steps")
     if tf.distribute.has_strategy():
         raise ValueError("compare_with_one_device must be called outside any strategy.scope()")
     run_config = dataclasses.replace(config, name=f"{config.name}-compare", epochs=1, decay_epochs=(),
@@ -225,7 +170,7 @@ def compare_with_one_device(build_model: Callable[[], keras.Model], dataset: dat
 
 
 def _first_batch(dataset, config, seed):
-    """The first training batch train.train will see: the same preparation, pipeline and seed."""
+    """The first training batch train.train sees: the same preparation, pipeline and seed."""
     prepared = train.prepare_data(dataset, config, seed=seed)
     batches = pipeline.train_pipeline(prepared.dataset.x_train, prepared.dataset.y_train,
                                       batch_size=config.batch_size, mean=prepared.mean, std=prepared.std,
@@ -234,7 +179,7 @@ def _first_batch(dataset, config, seed):
 
 
 def _slice_mean_loss(model, batch, replicas):
-    """The mean loss over ``replicas`` equal slices of the batch, each a forward pass of its own in training mode."""
+    """The mean loss over ``replicas`` equal slices of the batch, each its own forward pass in training mode."""
     images, labels = batch
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     slices = zip(np.split(images.numpy(), replicas), np.split(labels.numpy(), replicas))
@@ -253,25 +198,14 @@ def _train_and_record(model, dataset, config, seed, strategy):
     return recorder.loss
 
 
-# --------------------------------------------------------------------------------------------- in a fresh process
-
 def compare_in_subprocess(*, cpu_devices: int = 2, steps: int = 1, depth: int = 20, image_size: int = 16,
                           source: str = "synthetic", seed: int = 0, timeout: float = 600) -> ReplicaComparison:
-    """Run :func:`compare_with_one_device` on a CPU split into ``cpu_devices`` devices, in a fresh process.
-
-    TensorFlow fixes its devices when it starts, so a notebook or test process that already uses it cannot split
-    its CPU any more; a fresh Python process can. It trains a ResNet of ``depth`` layers under the quick profile at
-    ``image_size`` on ``source`` data (``"synthetic"``, ``"cifar10"`` or ``"auto"``), and returns the comparison.
-
-    Raises:
-        ValueError: for bad arguments (checked here, before starting the process).
-        RuntimeError: if the process fails, with its error output.
-    """
+    """Run :func:`compare_with_one_device` on a CPU split into ``cpu_devices`` devices, in a fresh process (one that
+    already uses TensorFlow cannot split its CPU any more): a ResNet of ``depth`` layers under the quick profile at
+    ``image_size`` on ``source`` data. A ``RuntimeError`` with the process's error output if it fails."""
     for name, value, least in (("cpu_devices", cpu_devices, 2), ("steps", steps, 1), ("image_size", image_size, 8)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-    if source not in data.SOURCES:
-        raise ValueError(f"source must be one of {', '.join(data.SOURCES)}, got {source!r}")
+        arguments.require(arguments.is_int(value) and value >= least, name, value, f"an integer >= {least}")
+    arguments.require(source in data.SOURCES, "source", source, f"one of {', '.join(data.SOURCES)}")
     command = [sys.executable, "-m", "resnet_lessons.distribute", "--cpu-devices", str(cpu_devices), "--steps",
                str(steps), "--depth", str(depth), "--image-size", str(image_size), "--source", source, "--seed",
                str(seed)]
@@ -284,20 +218,18 @@ def compare_in_subprocess(*, cpu_devices: int = 2, steps: int = 1, depth: int = 
 def main(argv=None) -> None:
     """``python -m resnet_lessons.distribute``: split the CPU, compare, print the comparison as one JSON line."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--cpu-devices", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=1)
-    parser.add_argument("--depth", type=int, default=20)
-    parser.add_argument("--image-size", type=int, default=16)
+    for option, default in (("--cpu-devices", 2), ("--steps", 1), ("--depth", 20), ("--image-size", 16)):
+        parser.add_argument(option, type=int, default=default)
     parser.add_argument("--source", choices=data.SOURCES, default="synthetic")
     parser.add_argument("--seed", type=int, default=0)
-    arguments = parser.parse_args(argv)
-    strategy = split_cpu_strategy(arguments.cpu_devices)  # first: before TensorFlow initialises its devices
-    config = dataclasses.replace(profiles.QUICK, image_size=arguments.image_size)
-    dataset = data.load_dataset(arguments.source, num_train=arguments.steps * config.batch_size,
-                                num_test=config.batch_size, seed=arguments.seed, verbose=False)
+    options = parser.parse_args(argv)
+    strategy = split_cpu_strategy(options.cpu_devices)  # first: before TensorFlow initialises its devices
+    config = dataclasses.replace(profiles.QUICK, image_size=options.image_size)
+    dataset = data.load_dataset(options.source, num_train=options.steps * config.batch_size,
+                                num_test=config.batch_size, seed=options.seed, verbose=False)
     comparison = compare_with_one_device(
-        lambda: models.cifar_resnet(arguments.depth, input_shape=config.input_shape), dataset, config,
-        strategy, steps=arguments.steps, seed=arguments.seed)
+        lambda: models.cifar_resnet(options.depth, input_shape=config.input_shape), dataset, config,
+        strategy, steps=options.steps, seed=options.seed)
     print(json.dumps(comparison.to_dict()))
 
 

@@ -1,10 +1,9 @@
 """What the paper's Fig. 6 shows, as statements a stored run can be checked against (chapter 4).
 
-Fig. 6 of He et al. (2015) trains plain-20/32/44/56 (left) and ResNet-20/32/44/56/110 (middle) on CIFAR-10 with one
-recipe. Its two lessons: the plain nets' error *rises* with depth, on the training set too (the degradation
-problem); the ResNets' error does not, and the deeper ResNets end *better*. :func:`findings` turns those lessons
-into checks of a :class:`~resnet_lessons.run_report.RunReport`, each averaged over the seeds the report holds, so
-the benchmark that makes the file and the chapter that reads it judge it by the same rules.
+Fig. 6 of He et al. (2015) trains plain and residual nets of 20 to 110 layers on CIFAR-10: the plain nets' error
+*rises* with depth, on the training set too (degradation); the ResNets' does not. :func:`findings` turns that into
+checks of a :class:`~resnet_lessons.run_report.RunReport`, averaged over its seeds, so the benchmark that makes the
+file and the chapter that reads it judge it by the same rules.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import arguments
 from .run_report import RunReport
 
 # How close counts as "does not rise": a deeper ResNet may end this much above a shallower one in training error.
@@ -40,15 +40,10 @@ def _percent(report: RunReport, residual: bool, depth: int, metric: str) -> floa
 
 
 def findings(report: RunReport) -> list[Finding]:
-    """The checks of Fig. 6's shape that the report's runs allow (a check needs the runs it compares).
-
-    - plain nets: final training error rises with every step in depth;
-    - ResNets: no deeper ResNet ends more than ``RESNET_TOLERANCE_POINTS`` above the next shallower one in training
-      error, and the deepest ends below the shallowest in test error;
-    - at 56 layers: the ResNet ends at least ``RESIDUAL_MARGIN_POINTS`` below the plain net in training error.
-
-    Values are final errors averaged over each network's seeds.
-    """
+    """The checks of Fig. 6's shape that the report's runs allow, on final errors averaged over each net's seeds:
+    plain nets' training error rises with depth; no deeper ResNet ends more than ``RESNET_TOLERANCE_POINTS`` above
+    the next shallower one in it, and the deepest ends below the shallowest in test error; at 56 layers the ResNet
+    ends at least ``RESIDUAL_MARGIN_POINTS`` below the plain net in training error."""
     result = []
     plain = _depths(report, residual=False)
     if len(plain) >= 2:
@@ -82,24 +77,16 @@ def findings(report: RunReport) -> list[Finding]:
 
 
 def report_findings(findings_to_print: list[Finding]) -> int:
-    """Print each finding as ``holds`` or ``FAILS`` with its evidence; the exit status a benchmark returns.
-
-    Returns:
-        0 if every finding holds, else 1.
-    """
+    """Print each finding as ``holds`` or ``FAILS`` with its evidence; return the exit status (0: all hold)."""
     for finding in findings_to_print:
         print(f"  {'holds' if finding.holds else 'FAILS'}: {finding.statement} ({finding.evidence})")
     return 0 if all(finding.holds for finding in findings_to_print) else 1
 
 
 def mean_curve(report: RunReport, name: str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """``(iterations, error in percent)`` of network ``name`` after every epoch, averaged over its seeds.
-
-    ``split`` is ``"train"``, ``"validation"`` or ``"test"``. Only the epochs every seed has finished are averaged,
-    so a report written while a seed is still training gives an honest, shorter curve.
-    """
-    if split not in ("train", "validation", "test"):
-        raise ValueError(f"split must be 'train', 'validation' or 'test', got {split!r}")
+    """``(iterations, error in percent)`` of network ``name`` on ``split`` after every epoch, averaged over its seeds;
+    only the epochs every seed has finished, so a report written while a seed still trains gives a shorter curve."""
+    arguments.require(split in ("train", "validation", "test"), "split", split, "'train', 'validation' or 'test'")
     histories = [run.history for run in report.runs if run.name == name]
     if not histories:
         report.mean_final(name, "train_error")  # raises the error that names the runs there are
@@ -112,11 +99,8 @@ def mean_curve(report: RunReport, name: str, split: str = "train") -> tuple[np.n
 
 
 def plot(report: RunReport, *, title: str | None = None):
-    """The paper's Fig. 6 layout: plain nets left, ResNets right; thin dashed training error, bold test error.
-
-    One colour per depth, the same in both panels; each curve is the mean over the depth's seeds (the legend says
-    how many). Returns the ``matplotlib`` figure.
-    """
+    """The paper's Fig. 6 layout as a ``matplotlib`` figure: plain nets left, ResNets right, one colour per depth;
+    thin dashed training error, bold test error, each the mean over the depth's seeds (the legend says how many)."""
     depths = sorted({run.depth for run in report.runs})
     colours = {depth: f"C{index}" for index, depth in enumerate(depths)}
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
