@@ -15,7 +15,7 @@ Import the modules you need; importing the package loads nothing else and change
   mappings (2), layer graphs and block diagrams (3), comparing two implementations.
 - ``timing``, ``bench``, ``bench_specs``, ``bench_report``, ``hardware``: honest timing and the machine (chapter 6).
 - ``lesions``, ``shattered``, ``initializers``: paths in residual nets, shattered gradients, Dirac init (ch. 7).
-- ``plots``, ``checks``, ``seeding``, ``arguments``: shared figures, exercise checkers, repeatable runs, argument checks.
+- ``plots``, ``checks``, ``seeding``, ``arguments``: shared figures, exercise checkers, repeatable runs, argument checks
 """
 
 __version__ = "0.1.0"

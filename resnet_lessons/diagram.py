@@ -83,7 +83,6 @@ def layout(model: keras.Model, *, layer_range: Sequence[str] | None = None) -> L
     depths = graph.longest_path_depths(parents)
     children = graph.layer_children(parents)
     last = next(reversed(parents))
-
     main = [last]
     while parents[main[-1]]:
         main.append(max(parents[main[-1]], key=lambda name: depths[name]))  # max keeps the first of equals
@@ -98,7 +97,6 @@ def layout(model: keras.Model, *, layer_range: Sequence[str] | None = None) -> L
         if name not in main_set:
             taken[rows[name]] = taken.get(rows[name], 0) + 1
             columns[name] = taken[rows[name]]
-
     boxes = []
     for name in parents:
         label, kind = ("input", "input") if name == first else _describe(operations.get(name))
@@ -123,28 +121,23 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
         diagram, default_title = model, None
     else:
         diagram, default_title = layout(model, layer_range=layer_range), getattr(model, "name", None)
-    rows = 1 + max(box.row for box in diagram.boxes)
-    columns = 1 + max(box.column for box in diagram.boxes)
+    rows, columns = 1 + max(box.row for box in diagram.boxes), 1 + max(box.column for box in diagram.boxes)
     figure, ax = plt.subplots(figsize=(2.2 + 2.4 * columns, 0.9 + 0.62 * rows)) if ax is None else (ax.figure, ax)
     centres = {box.name: (box.column * _COLUMN_SPACING, -float(box.row)) for box in diagram.boxes}
-
     for box in diagram.boxes:
         x, y = centres[box.name]
         ax.add_patch(patches.FancyBboxPatch((x - _BOX_WIDTH / 2, y - _BOX_HEIGHT / 2), _BOX_WIDTH, _BOX_HEIGHT,
                                             boxstyle="round,pad=0,rounding_size=0.12", linewidth=1.0,
                                             facecolor=COLOURS[box.kind], edgecolor="#333333", zorder=2))
         fontsize = 9 if len(box.label) <= 16 else 8
+        ax.text(x, y + 0.1 if show_names else y, box.label, ha="center", va="center", fontsize=fontsize, zorder=3)
         if show_names:
-            ax.text(x, y + 0.1, box.label, ha="center", va="center", fontsize=fontsize, zorder=3)
             ax.text(x, y - 0.18, box.name, ha="center", va="center", fontsize=6.5, color="#555555", zorder=3)
-        else:
-            ax.text(x, y, box.label, ha="center", va="center", fontsize=fontsize, zorder=3)
         if show_shapes and box.output_shape is not None:
             # Left of the main column, right of the boxes beside it, so no label covers a box.
             side = -1 if box.column == 0 else 1
             ax.text(x + side * (_BOX_WIDTH / 2 + 0.1), y, "x".join(str(size) for size in box.output_shape),
                     ha="right" if side < 0 else "left", va="center", fontsize=7, color="#555555")
-
     skips = set(diagram.skip_edges)
     by_name = {box.name: box for box in diagram.boxes}
     for start, end in diagram.edges:
@@ -154,11 +147,9 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
         if (start, end) in skips:
             middle = (vertices[1][1] + vertices[2][1]) / 2
             ax.text(_LANE + 0.08, middle, "identity", rotation=90, ha="left", va="center", fontsize=8, color="#333333")
-
     if show_terms:
         for position, text in _terms(diagram, centres):
             ax.text(*position, text, ha="left", va="center", fontsize=8.5, color="#1f4e9c")
-
     left = -_BOX_WIDTH / 2 - (1.3 if show_shapes else 0.2)
     right = (columns - 1) * _COLUMN_SPACING + _BOX_WIDTH / 2 + (1.3 if show_shapes and columns > 1 else 0.2)
     ax.set_xlim(left, max(right, _LANE + 0.6))

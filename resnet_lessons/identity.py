@@ -90,10 +90,8 @@ def set_to_identity(layer) -> None:
     """
     _check_can_be_identity(layer)
     if isinstance(layer, keras.layers.Conv2D):
-        weights = [dirac_kernel(layer.kernel_size[0], layer.filters)]
-        if layer.use_bias:
-            weights.append(np.zeros(layer.filters, dtype=np.float32))
-        layer.set_weights(weights)
+        bias = [np.zeros(layer.filters, dtype=np.float32)] if layer.use_bias else []
+        layer.set_weights([dirac_kernel(layer.kernel_size[0], layer.filters)] + bias)
         return
     channels = layer.moving_mean.shape[0]
     layer.moving_mean.assign(np.zeros(channels, dtype=np.float32))
@@ -110,11 +108,7 @@ def deepen(shallow: keras.Model, deep: keras.Model) -> list[str]:
     The paper's constructive argument (Sec. 3.1), e.g. a trained ``plain20()`` into ``plain56()``: layers of the same
     name are copied, every other weighted layer (the conv-BN pairs of blocks 4 to 9 of each stage) goes through
     :func:`set_to_identity`; the extra ReLUs see non-negative inputs and pass them through, so the outputs are equal.
-
-    Returns:
-        The names of the layers set to the identity, in ``deep``'s layer order. On a ``ValueError`` (a layer of
-        ``shallow`` missing from ``deep`` or of other shapes there, an extra layer that cannot be the identity)
-        nothing is changed.
+    Returns the names of the layers set to the identity; on a ``ValueError`` nothing is changed.
     """
     for argument, model in (("shallow", shallow), ("deep", deep)):
         if not isinstance(model, keras.Model):
@@ -157,14 +151,13 @@ def jacobian(model: keras.Model, example) -> np.ndarray:
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(f"model {model.name!r} must have one input and one output, it has {len(model.inputs)} and "
                          f"{len(model.outputs)}")
-    input_shape = tuple(model.inputs[0].shape[1:])
-    output_shape = tuple(model.outputs[0].shape[1:])
+    input_shape, output_shape = tuple(model.inputs[0].shape[1:]), tuple(model.outputs[0].shape[1:])
     example = np.asarray(example, dtype=np.float32)
     if example.shape == (1, *input_shape):
         example = example[0]
     if example.shape != input_shape:
-        raise ValueError(f"example must have shape {input_shape} (the model's input without the batch axis), "
-                         f"got {example.shape}")
+        raise ValueError(f"example must have shape {input_shape} (the model's input without the batch axis), got "
+                         f"{example.shape}")
     input_size, output_size = math.prod(input_shape), math.prod(output_shape)
     if max(input_size, output_size) > MAX_JACOBIAN_SIZE:
         raise ValueError(f"the Jacobian would be {output_size} x {input_size}; at most {MAX_JACOBIAN_SIZE} on a side "
