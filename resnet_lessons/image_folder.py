@@ -160,9 +160,7 @@ def _fingerprint(path):
             digest.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
         return "folder-" + digest.hexdigest()
     with open(path, "rb") as archive:
-        for block in iter(lambda: archive.read(1 << 20), b""):
-            digest.update(block)
-    return "archive-" + digest.hexdigest()
+        return "archive-" + hashlib.file_digest(archive, "sha256").hexdigest()
 
 
 def _list_files(path) -> dict[str, bytes]:

@@ -1,18 +1,13 @@
 """ImageNet weights for the book's ResNet-50/101/152: the files Keras publishes, loaded by layer name (chapter 5).
 
-Training a ResNet-50 on ImageNet takes days on several GPUs; Keras publishes the weights of its
-``keras.applications`` ResNets, which were converted from the paper's authors' release. Our
-:func:`resnet_lessons.models.imagenet_resnet` names its layers as ``keras.applications`` does, so the weights fit
-by name: :func:`load_imagenet_weights` fetches the file (from the Keras cache, or downloaded into it), reads it
-with Keras' own loader into a ``keras.applications`` model, and copies every layer across.
+Training a ResNet-50 on ImageNet takes days on several GPUs; Keras publishes the weights of its ``keras.applications``
+ResNets, converted from the paper's authors' release. :func:`resnet_lessons.models.imagenet_resnet` names its layers
+as Keras does, so :func:`load_imagenet_weights` reads the file (cached, or downloaded through
+:mod:`resnet_lessons.downloads`, never hanging offline) into a ``keras.applications`` model and copies every layer.
 
-The paper's convolutions have no bias, ``keras.applications``' have one. Before batch norm a bias is redundant:
-``BN(conv(x) + b)`` with moving mean ``m`` equals ``BN(conv(x))`` with moving mean ``m - b`` (and in training mode
-the batch mean absorbs ``b`` anyway). :func:`copy_keras_weights` folds each bias into the batch norm after it, so
-the weights also fit the paper's bias-free model and give the same outputs.
-
-Offline, nothing hangs: the cache is searched first, and a download starts only after the host answered a probe
-within ``timeout`` seconds (:mod:`resnet_lessons.downloads`); otherwise :class:`WeightsUnavailable` says why.
+The paper's convolutions have no bias, Keras' have one. Before batch norm a bias is redundant: ``BN(conv(x) + b)``
+with moving mean ``m`` equals ``BN(conv(x))`` with moving mean ``m - b``, so :func:`copy_keras_weights` folds each
+bias into the batch norm after it, and the weights also fit the paper's bias-free model.
 """
 
 from __future__ import annotations
@@ -25,31 +20,25 @@ import pathlib
 import keras
 import numpy as np
 
-from resnet_lessons import downloads, equivalence, models
+from resnet_lessons import arguments, downloads, equivalence, models
 
 # Where keras.applications downloads its ResNet weights (keras/src/applications/resnet.py), and the MD5 sums it
 # checks, for the files with the classifier ("top") and without it.
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
-KERAS_WEIGHTS_MD5 = {
-    50: ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
-    101: ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
-    152: ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
-}
+KERAS_WEIGHTS_MD5 = {50: ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+                     101: ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+                     152: ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c")}
 # The 1,000 ImageNet class names, as keras.applications' decode_predictions fetches them (about 35 kB).
 CLASS_INDEX_URL = "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
 CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
 IMAGENET_CLASSES = 1000
-
 CACHE_SUBDIR = "models"  # the Keras cache's folder for weights, as keras.applications uses it
 
 _KERAS_BUILDERS = {50: "ResNet50", 101: "ResNet101", 152: "ResNet152"}
 
 
 class WeightsUnavailable(downloads.Unavailable):
-    """The ImageNet weights (or class names) are not in the Keras cache and cannot be downloaded now.
-
-    Its ``reason`` says why in a few words, for one-line notices (see :class:`resnet_lessons.downloads.Unavailable`).
-    """
+    """The ImageNet weights (or class names) are not in the Keras cache and cannot be downloaded now."""
 
 
 def weights_file_name(depth: int, include_top: bool = True) -> str:
@@ -61,19 +50,11 @@ def weights_file_name(depth: int, include_top: bool = True) -> str:
 
 def weights_file(depth: int, *, include_top: bool = True, cache_dir=None, download: bool = True,
                  timeout: float = 3.0) -> pathlib.Path:
-    """Return the path of Keras' ImageNet weights for ResNet-``depth``, downloading them if needed (about 100 MB).
+    """The path of Keras' ImageNet weights for ResNet-``depth`` (50, 101 or 152), downloaded if needed (about 100 MB).
 
-    Args:
-        depth: 50, 101 or 152 (Keras publishes no ResNet-18/34).
-        include_top: the file with the 1,000-class dense layer, or the one without it (``_notop``).
-        cache_dir: the Keras cache root (None: ``$KERAS_HOME`` or ``~/.keras``, as Keras itself).
-        download: whether to download the file when it is not cached.
-        timeout: seconds to wait for the download host to answer before giving up.
-
-    Raises:
-        WeightsUnavailable: not cached and ``download`` is False, the host does not answer within ``timeout``
-            (offline), the download fails, or the cached file is damaged.
-        ValueError: for a depth without published weights or a bad timeout.
+    ``include_top`` chooses the file with the 1,000-class dense layer or the one without it (``_notop``); the other
+    arguments are those of :func:`resnet_lessons.downloads.fetch`. A :class:`WeightsUnavailable` says why the file
+    cannot be had now (not cached and ``download`` False, offline, the download failed, the cached file damaged).
     """
     _validate_depth(depth)
     file_name = weights_file_name(depth, include_top)
@@ -85,8 +66,8 @@ def weights_file(depth: int, *, include_top: bool = True, cache_dir=None, downlo
 def imagenet_class_names(*, cache_dir=None, download: bool = True, timeout: float = 3.0) -> list[str]:
     """The 1,000 ImageNet class names in the order of the classifier's outputs (``"tench"``, ..., ``"toilet tissue"``).
 
-    Read from the class index that ``keras.applications``' ``decode_predictions`` uses, which is kept in the Keras
-    cache and downloaded when missing (errors as for :func:`weights_file`).
+    Read from the class index of ``keras.applications``' ``decode_predictions`` (cached, or downloaded as
+    :func:`weights_file`).
     """
     path = _fetch("imagenet_class_index.json", CLASS_INDEX_URL, CLASS_INDEX_MD5, "the ImageNet class index",
                   cache_dir=cache_dir, download=download, timeout=timeout)
@@ -99,22 +80,11 @@ def load_imagenet_weights(model: keras.Model, *, cache_dir=None, download: bool 
                           timeout: float = 3.0) -> keras.Model:
     """Load Keras' ImageNet weights into a ResNet-50/101/152 built by :func:`resnet_lessons.models.imagenet_resnet`.
 
-    The depth and whether the model has its classifier are read from the model's layers. Models with or without
-    conv biases both work (see the module docstring). The weights expect the preprocessing of
-    ``keras.applications.resnet50.preprocess_input``: RGB in 0..255, converted to BGR with ImageNet's mean pixel
-    subtracted.
-
-    Args:
-        model: e.g. ``models.resnet50()``, with the paper's stride placement (``stride_on="1x1"``) and, if it has a
-            classifier, 1,000 classes; any input size.
-        cache_dir, download, timeout: as in :func:`weights_file`.
-
-    Returns:
-        ``model``, with the weights loaded.
-
-    Raises:
-        WeightsUnavailable: the weights cannot be had now (offline, for example); nothing is changed.
-        ValueError: the model is not one the weights fit.
+    ``model`` (e.g. ``models.resnet50()``, any input size, ``stride_on="1x1"`` and 1,000 classes if it has a
+    classifier, with or without conv biases) is returned with the weights loaded; its depth and whether it has the
+    classifier are read from its layers. A model they do not fit is a ``ValueError``; when the weights cannot be had
+    (a :class:`WeightsUnavailable`) nothing is changed. The weights expect the preprocessing of
+    ``keras.applications.resnet50.preprocess_input``: RGB in 0..255 converted to BGR, ImageNet's mean pixel subtracted.
     """
     depth, include_top = _architecture(model)
     path = weights_file(depth, include_top=include_top, cache_dir=cache_dir, download=download, timeout=timeout)
@@ -127,16 +97,11 @@ def load_imagenet_weights(model: keras.Model, *, cache_dir=None, download: bool 
 
 
 def copy_keras_weights(source: keras.Model, target: keras.Model) -> int:
-    """Copy a ``keras.applications`` ResNet's weights into ours by layer name, folding conv biases if ours has none.
+    """Copy a ``keras.applications`` ResNet's weights into ours by layer name; the number of layers copied.
 
-    Where ``source``'s convolution ``X_conv`` has a bias and ``target``'s has not, the bias is subtracted from the
-    moving mean of ``target``'s ``X_bn``; both models then compute the same function (within float rounding).
-
-    Returns:
-        The number of layers copied.
-
-    Raises:
-        ValueError: the weighted layers' names or shapes differ; nothing is copied then.
+    Where ``source``'s ``X_conv`` has a bias and ``target``'s has not, the bias is subtracted from the moving mean of
+    ``X_bn``; both models then compute the same function (within float rounding). When the weighted layers' names or
+    shapes differ, a ``ValueError`` says so and nothing is copied.
     """
     source_layers = {layer.name: layer for layer in equivalence.weighted_layers(source)}
     target_layers = {layer.name: layer for layer in equivalence.weighted_layers(target)}
@@ -171,25 +136,18 @@ def copy_keras_weights(source: keras.Model, target: keras.Model) -> int:
 
 
 def top_classes(probabilities, class_names, top: int = 5) -> list[list[tuple[str, float]]]:
-    """The ``top`` most probable classes of each row of ``probabilities``, as ``(name, probability)`` pairs.
-
-    Args:
-        probabilities: ``(batch, classes)`` outputs of a softmax classifier.
-        class_names: one name per class, e.g. :func:`imagenet_class_names`.
-        top: how many classes per row.
-    """
+    """The ``top`` most probable classes of each row of softmax outputs (batch, classes), as ``(name, probability)``."""
     probabilities = np.asarray(probabilities)
     if probabilities.ndim != 2 or probabilities.shape[1] != len(class_names):
         raise ValueError(f"probabilities must have shape (batch, {len(class_names)}), got {probabilities.shape}")
-    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= len(class_names):
-        raise ValueError(f"top must be an integer from 1 to {len(class_names)}, got {top!r}")
+    top = arguments.count_at_most(top, "top", len(class_names))
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
     return [[(class_names[index], float(row[index])) for index in indices]
             for row, indices in zip(probabilities, order)]
 
 
 def _validate_depth(depth):
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth not in KERAS_WEIGHTS_MD5:
+    if not arguments.is_int(depth) or depth not in KERAS_WEIGHTS_MD5:
         raise ValueError(f"Keras publishes ImageNet weights for ResNet-50, 101 and 152, not for depth {depth!r}")
 
 
@@ -223,15 +181,9 @@ def _fetch(file_name, url, md5, what, *, cache_dir, download, timeout):
                                f"{file_name} into the Keras cache's {CACHE_SUBDIR}/ folder", cache_subdir=CACHE_SUBDIR,
                                cache_dir=cache_dir, download=download, timeout=timeout, error=WeightsUnavailable,
                                fname=file_name, file_hash=md5)
-    if _md5(cached) != md5:
+    with open(cached, "rb") as file:
+        damaged = hashlib.file_digest(file, lambda: hashlib.md5(usedforsecurity=False)).hexdigest() != md5
+    if damaged:
         raise WeightsUnavailable(f"the cached copy of {what} at {cached} is damaged (wrong MD5 sum); delete it and "
                                  "run again to download it anew", reason=f"the cached copy at {cached} is damaged")
     return cached
-
-
-def _md5(path, chunk_size=1 << 20):
-    digest = hashlib.md5(usedforsecurity=False)  # a checksum, not security
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
