@@ -37,6 +37,7 @@ IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 # Bump when the cached arrays' meaning changes, so an old cache is never read as a new one.
 _CACHE_FORMAT = 1
 _CACHE_SUBDIR = os.path.join("datasets", "resnet_lessons")
+_ARRAYS = ("x_train", "y_train", "x_test", "y_test")  # the fields of FolderImages saved as arrays, in order
 
 # The IJG (libjpeg) example quantisation tables for quality 50, in natural (row-major) order, as Pillow reports
 # tables; every JPEG encoder built on libjpeg scales these for its "quality" setting.
@@ -66,22 +67,13 @@ class FolderImages:
 
 def read_image_folder(path, *, class_names=None, image_size: int | None = None, order_seed: int = 0,
                       cache_dir=None, cache: bool = True, verbose: bool = False) -> FolderImages:
-    """Read ``train/<class>/<image>`` and ``test/<class>/<image>`` from a folder or an archive of one.
+    """Read ``train/<class>/<image>`` and ``test/<class>/<image>`` from a folder or a ``.tar*``/``.zip`` archive of one.
 
-    ``train/`` and ``test/`` may be at the top or inside one wrapping folder. Files whose names start with a dot and
-    files that are not images (by extension) are ignored.
-
-    Args:
-        path: a folder, or a ``.tar``/``.tar.gz``/``.tgz``/``.tar.bz2``/``.tar.xz`` or ``.zip`` archive.
-        class_names: the class folders that must be there (in label order); None accepts whatever folders
-            ``train/`` has (sorted), as long as ``test/`` has the same.
-        image_size: if given, every image must be ``image_size`` x ``image_size`` pixels.
-        cache_dir, cache: the Keras cache root that holds the decoded arrays (None: Keras' own), and whether to use it.
-
-    Raises:
-        ValueError: if ``path`` is neither a folder nor a readable archive, the layout is wrong (no ``train/`` or
-            ``test/``, an image outside a class folder, a missing or extra class folder), or an image cannot be
-            decoded or has the wrong size; the message names the file.
+    ``train/`` and ``test/`` may be at the top or inside one wrapping folder; hidden files and files that are not
+    images (by extension) are ignored. ``class_names`` are the class folders that must be there, in label order (None:
+    whatever ``train/`` has, sorted, as long as ``test/`` has the same); with ``image_size`` every image must be that
+    square size. ``cache_dir`` is the Keras cache root for the decoded arrays (None: Keras' own). A wrong layout, an
+    image that cannot be decoded or has the wrong size, or an unreadable archive is a ``ValueError`` naming the file.
     """
     path = pathlib.Path(path).expanduser()
     if not path.exists():
@@ -248,9 +240,7 @@ def _decode_splits(files, path, class_names, image_size, order_seed) -> FolderIm
             images.append(pixels)
             labels[position] = label
         arrays[split] = (np.stack(images), labels)
-    return FolderImages(x_train=arrays["train"][0], y_train=arrays["train"][1], x_test=arrays["test"][0],
-                        y_test=arrays["test"][1], class_names=tuple(names), image_format=_describe_formats(formats),
-                        order_seed=order_seed)
+    return FolderImages(*arrays["train"], *arrays["test"], tuple(names), _describe_formats(formats), order_seed)
 
 
 def _format_of(image):
@@ -267,9 +257,8 @@ def _describe_formats(formats):
 def _read_cache(cache_file, order_seed):
     try:
         with np.load(cache_file, allow_pickle=False) as saved:
-            return FolderImages(x_train=saved["x_train"], y_train=saved["y_train"], x_test=saved["x_test"],
-                                y_test=saved["y_test"], class_names=tuple(str(name) for name in saved["class_names"]),
-                                image_format=str(saved["image_format"]), order_seed=order_seed)
+            return FolderImages(*(saved[name] for name in _ARRAYS), tuple(str(name) for name in saved["class_names"]),
+                                str(saved["image_format"]), order_seed)
     except (OSError, KeyError, ValueError):  # no cache yet, or a damaged one: decode again
         return None
 
@@ -280,9 +269,8 @@ def _write_cache(cache_file, images):
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "wb") as handle:
-            np.savez(handle, x_train=images.x_train, y_train=images.y_train, x_test=images.x_test,
-                     y_test=images.y_test, class_names=np.array(images.class_names),
-                     image_format=np.array(images.image_format))
+            np.savez(handle, **{name: getattr(images, name) for name in _ARRAYS},
+                     class_names=np.array(images.class_names), image_format=np.array(images.image_format))
         os.replace(temporary, cache_file)
     except OSError:
         temporary.unlink(missing_ok=True)
