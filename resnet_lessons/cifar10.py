@@ -149,16 +149,10 @@ def load_data(cache_dir=None, download: bool = True, timeout: float = 3.0, image
     It fails within seconds, not minutes, when it cannot have them, so that ``data.load_dataset("auto")`` can fall
     back. A copy that was asked for is never skipped silently: a missing or malformed one is a ``ValueError``.
 
-    Args:
-        cache_dir: the Keras cache root (None: ``$KERAS_HOME`` or ``~/.keras``, as Keras itself).
-        download: whether to download the official release (about 170 MB) when it is not cached.
-        timeout: seconds to wait for the download host to answer before giving up.
-        image_folder: an image-folder copy (``train/<class>/*.jpg``, ``test/<class>/*.jpg``, as a folder or a
-            ``.tar.gz``/``.zip`` archive) for when the official release cannot be had (None: the environment's).
-        verbose: print a line before decoding an image-folder copy for the first time.
-
-    Returns:
-        ``(x_train, y_train), (x_test, y_test), class_names, description``, the description naming the source.
+    ``download`` allows the official release's download (about 170 MB) into the cache ``cache_dir`` (None: Keras'
+    own), ``timeout`` is how long the host may take to answer; ``image_folder`` is a copy (``train/<class>/*.jpg``,
+    ``test/<class>/*.jpg``, a folder or a ``.tar.gz``/``.zip`` archive; None: the environment's); ``verbose`` prints
+    a line before decoding it. Returns ``(x_train, y_train), (x_test, y_test), class_names, description``.
     """
     downloads.check_timeout(timeout)
     cached = find_cached_cifar10(cache_dir)

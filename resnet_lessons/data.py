@@ -31,14 +31,8 @@ class ImageDataset:
     """A labelled image classification data set with a train and a test split, held in memory.
 
     One container for real and synthetic data, so models, training loops and plots never need to know which one a
-    run uses; ``description`` says it in words for printing beside results. Checked on creation (``ValueError``).
-
-    Attributes:
-        name: the source it came from, e.g. ``"cifar10"`` or ``"synthetic"`` (see :data:`SOURCES`).
-        x_train, x_test: uint8 images (N, image_size, image_size, 3).
-        y_train, y_test: int32 labels (N,) in [0, num_classes).
-        class_names: one name per class.
-        description: one line naming the data in use (source, sizes, where it came from).
+    run uses; ``name`` is the source (see :data:`SOURCES`), ``description`` one line for printing beside results.
+    Images are uint8 (N, image_size, image_size, 3), labels int32 (N,) in [0, len(class_names)), checked on creation.
     """
 
     name: str
@@ -135,14 +129,10 @@ def load_dataset(source: str = "auto", *, num_train: int | None = None, num_test
     The book must run anywhere, offline machines without a CIFAR-10 cache included, and say which data produced its
     numbers: ``"auto"`` therefore falls back to the synthetic set with one visible notice rather than failing.
 
-    Args:
-        source: ``"cifar10"`` (real CIFAR-10 or a ``cifar10.CIFAR10Unavailable``), ``"synthetic"``, or ``"auto"``.
-        num_train, num_test: keep only the first images of each split (None keeps all); for the synthetic set only
-            these are generated.
-        seed: the seed of the synthetic set (CIFAR-10 is fixed and ignores it).
-        download: whether CIFAR-10 may be downloaded when it is not in the Keras cache.
-        cifar10_folder: an image-folder copy of CIFAR-10 (see ``cifar10.load_data``'s ``image_folder``).
-        verbose: print the line ``Data: <description>``, and the notice when ``"auto"`` falls back.
+    ``source`` is ``"cifar10"`` (real CIFAR-10 or a ``cifar10.CIFAR10Unavailable``), ``"synthetic"`` or ``"auto"``;
+    ``num_train`` and ``num_test`` keep the first images of each split (None: all; the synthetic set generates only
+    these), ``seed`` is the synthetic set's; ``download`` and ``cifar10_folder`` (an image-folder copy) are
+    ``cifar10.load_data``'s. ``verbose`` prints ``Data: <description>``, and the notice when ``"auto"`` falls back.
     """
     if source != "auto" and source not in _LOADERS:
         names = ", ".join(repr(name) for name in ("auto", *_LOADERS))
@@ -236,12 +226,8 @@ def split_validation(dataset: ImageDataset, num_validation: int, seed: int = 0) 
     """Hold out ``num_validation`` training images (chosen at random given ``seed``) as the paper's 45k/5k split does.
 
     He et al. (2016, section 4.2) choose hyperparameters on 5k of the 50k training images, keeping the test set out
-    of every decision. Both splits keep their original order.
-
-    Returns:
-        ``(train_part, validation_as_test)``, both training on the remaining images: ``train_part`` keeps the test
-        split, ``validation_as_test`` has the held-out images as its test split, so code that evaluates "the test
-        split" evaluates on validation data instead.
+    of every decision. Returns ``(train_part, validation_as_test)``, both training on the rest (in the original
+    order); the second has the held-out images as its test split, so code that evaluates "the test split" validates.
     """
     num_validation = arguments.count_at_most(num_validation, "num_validation", dataset.num_train - 1,
                                              what="fewer than the training images")

@@ -103,17 +103,9 @@ def fetch(url: str, *, what: str, advice: str, cache_subdir: str, cache_dir=None
     Call it once the cache has been searched: it probes the host first (``timeout`` seconds at most), so an offline
     machine never starts a download, and the download runs under a socket timeout, so a stalled one fails.
 
-    Args:
-        what, advice: what the file is (``"CIFAR-10"``) and what to do when it cannot be had now, for messages.
-        cache_subdir: the Keras cache's folder for it (``"datasets"``, ``"models"``).
-        cache_dir: the Keras cache root (None: ``$KERAS_HOME`` or ``~/.keras``, as Keras itself).
-        timeout: seconds to wait for the host to answer the probe.
-        error: the subclass of :class:`Unavailable` to raise when ``download`` is False, the host does not answer,
-            or the download fails.
-        **get_file_arguments: passed on to ``keras.utils.get_file`` (``fname``, ``file_hash``, ``extract``).
-
-    Returns:
-        The path ``keras.utils.get_file`` returns.
+    ``what`` (``"CIFAR-10"``) and ``advice`` (what to do) are for messages; ``cache_subdir`` is the cache's folder
+    (``"datasets"``, ``"models"``) under ``cache_dir`` (None: Keras' own); ``error``, the subclass of
+    :class:`Unavailable` to raise; ``get_file_arguments`` go to ``keras.utils.get_file``, whose path is returned.
     """
     check_timeout(timeout)
     searched = ", ".join(str(root / cache_subdir) for root in keras_cache_roots(cache_dir))

@@ -60,24 +60,12 @@ def train_pipeline(images, labels, *, batch_size: int, mean, std, seed: int, fir
                    epochs: int | None = None, augment: bool = True) -> tf.data.Dataset:
     """The training input pipeline: shuffled, augmented, normalised batches for a range of epochs.
 
-    Fast (batched augmentation, parallel map, prefetching) and resumable (every batch is a function of the seed, the
-    epoch and the step).
-
-    Args:
-        images, labels: (N, size, size, 3) images, uint8 in [0, 255] (or float in the same units); (N,) integers.
-        batch_size: examples per batch; the last partial batch of each epoch is dropped.
-        mean, std: per-channel mean and (positive) standard deviation, 3 numbers each in pixel units (see
-            ``data.channel_statistics``).
-        seed: seed of the shuffle and the augmentation.
-        first_epoch, epochs: produce epochs ``first_epoch .. epochs - 1`` (0-based) back to back; ``epochs=None``
-            produces epoch ``first_epoch`` only.
-        augment: whether to pad-crop-flip (False still shuffles).
-
-    Returns:
-        A ``tf.data.Dataset`` of float32 normalised images and int32 labels, ``steps_per_epoch(N, batch_size)``
-        batches an epoch, its cardinality known. For several epochs, call ``model.fit(dataset, epochs=epochs,
-        initial_epoch=first_epoch, steps_per_epoch=...)``: given ``steps_per_epoch``, Keras keeps reading one
-        iterator from epoch to epoch.
+    Fast (batched augmentation, parallel map, prefetching) and resumable (every batch a function of seed, epoch and
+    step). ``images`` are (N, size, size, 3) in [0, 255] units, ``mean`` and ``std`` 3 numbers in the same units
+    (``data.channel_statistics``); epochs ``first_epoch .. epochs - 1`` come back to back (``epochs=None``: epoch
+    ``first_epoch`` only), ``steps_per_epoch(N, batch_size)`` batches each (the last partial batch is dropped), the
+    cardinality known; ``augment=False`` still shuffles. For several epochs, call ``model.fit(dataset, epochs=epochs,
+    initial_epoch=first_epoch, steps_per_epoch=...)``: given ``steps_per_epoch``, Keras reads one iterator throughout.
     """
     images, labels = _check_images_and_labels(images, labels)
     num_examples = len(images)
