@@ -4,19 +4,15 @@ A *block* is a function ``block(x, filters, strides, name) -> y`` adding layers 
 builder in :mod:`resnet_lessons.models` knows only that signature, so every net shares one builder.
 
 Layer names follow ``keras.applications.ResNet50``, so weights line up with it: ``{name}_1_conv``/``_1_bn``/
-``_1_relu`` and ``{name}_2_conv``/``_2_bn`` (a bottleneck's ``_3_...`` too) on the residual branch, ``{name}_0_conv``/
-``_0_bn`` (projection) or ``{name}_0_pad`` (option A) on the shortcut, ``{name}_add`` and ``{name}_out`` for the sum
-F(x) + x and the ReLU after it. The pre-activation block (BN-ReLU-conv twice, no ReLU after the sum; He et al. 2016)
-follows ``ResNet50V2``: ``{name}_preact_bn``/``_preact_relu``, a projection that is a convolution alone, and
-``{name}_out`` for the sum.
+``_1_relu``, ``{name}_2_...`` (and a bottleneck's ``_3_...``) on the branch, ``{name}_0_conv``/``_0_bn``
+(projection) or ``{name}_0_pad`` (option A) on the shortcut, ``{name}_add`` and ``{name}_out`` for the sum F(x) + x
+and the ReLU after it. The pre-activation block (He et al. 2016) follows ``ResNet50V2``: ``{name}_preact_bn``/
+``_preact_relu`` first, a projection without batch norm, and ``{name}_out`` for the sum (no ReLU after it).
 
 Shortcut options (He et al. 2015, Sec. 3.3): ``"A"`` identity, subsampled and zero-padded where the shape changes (no
 parameters: a residual net has as many as the plain net of its depth); ``"B"`` a 1x1 projection where the shape
-changes; ``"C"`` a projection on every block. A block checks the option once; :func:`shortcut` re-checks it only
-because a reader may call it directly.
-
-A downsampling bottleneck puts its stride on the first 1x1 convolution (the paper) or on the 3x3 one ("ResNet v1.5",
-torchvision's, so no 1x1 convolution skips three pixels in four, for a few percent more multiply-adds; chapter 5).
+changes; ``"C"`` a projection on every block. A block checks the option; :func:`shortcut` re-checks it only because
+a reader may call it directly.
 
 Chapter 7's options, off by default (names and parameter counts above unchanged): ``gated=True`` adds a :class:`Gate`
 on a basic block's branch and shortcut, to delete a block at test time or let the gradient through one side
@@ -33,7 +29,9 @@ from keras import layers
 from resnet_lessons import arguments
 
 SHORTCUT_OPTIONS = ("A", "B", "C")
-STRIDE_PLACEMENTS = ("1x1", "3x3")  # a downsampling bottleneck's stride: the paper's, or "v1.5"
+# Where a downsampling bottleneck puts its stride: on the first 1x1 convolution (the paper), or on the 3x3 one
+# ("ResNet v1.5", torchvision's: no 1x1 convolution skips three of every four pixels, for a few % more multiply-adds).
+STRIDE_PLACEMENTS = ("1x1", "3x3")
 BOTTLENECK_EXPANSION = 4  # a bottleneck's last 1x1 convolution widens four-fold (Fig. 5: 64 -> 256)
 
 # epsilon as in keras.applications; momentum 0.9 (PyTorch's 0.1) lets the moving statistics follow the weights within
@@ -62,9 +60,7 @@ class ZeroPadShortcut(layers.Layer):
     def call(self, inputs):
         x = inputs[:, :: self.strides, :: self.strides, :]  # (batch, H / s, W / s, C)
         extra_channels = self.filters - inputs.shape[-1]
-        if extra_channels == 0:
-            return x
-        return keras.ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, extra_channels]])
+        return x if extra_channels == 0 else keras.ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, extra_channels]])
 
     def compute_output_shape(self, input_shape):
         batch, height, width, _ = input_shape
@@ -162,12 +158,9 @@ def conv_bn(x, filters: int, kernel_size: int, strides: int, name: str, *, use_b
 
     No bias by default: the batch norm subtracts the mean anyway, and the paper's counts assume none (``use_bias=True``
     matches ``keras.applications``). He initialisation keeps the signal's variance through ReLU layers.
-
-    Args:
-        gamma_zero: start the batch-norm scale at zero, so the pair outputs zeros (see :func:`basic_block`).
-        padding: ``"valid"`` for an input padded explicitly: TensorFlow's ``"same"`` pads a stride-2 convolution at
-            the bottom and right only, so weights from ``keras.applications`` or PyTorch need symmetric padding.
-        batch_norm: ``False`` returns the convolution's output (chapter 7's nets without batch norm).
+    ``gamma_zero=True`` starts the batch-norm scale at zero (the pair outputs zeros); ``batch_norm=False`` returns the
+    convolution's output (chapter 7). ``padding="valid"`` is for an input padded explicitly: TensorFlow's ``"same"``
+    pads a stride-2 convolution at the bottom and right only, where ``keras.applications`` and PyTorch pad evenly.
     """
     if gamma_zero and not batch_norm:
         raise ValueError("gamma_zero=True needs batch_norm=True: it sets the batch norm's initial scale")
@@ -212,9 +205,6 @@ def basic_block(x, filters: int, strides: int = 1, *, name: str, residual: bool 
             identity on a previous block's non-negative outputs (Goyal et al. 2017; chapter 2).
         skip_init: scale the residual branch by a :class:`SkipInit` ``{name}_skip_init`` (residual blocks only).
         gated: add the :class:`Gate` layers ``{name}_branch_gate`` and ``{name}_shortcut_gate``.
-
-    Returns:
-        The block's output ``(batch, H / strides, W / strides, filters)``.
     """
     filters, strides = _check_filters_and_strides(filters, strides)
     shortcut_option = validate_shortcut(shortcut_option)
@@ -256,9 +246,6 @@ def bottleneck_block(x, filters: int, strides: int = 1, *, name: str, stride_on:
             explicit ``{name}_2_pad`` as in PyTorch); the projection is strided either way.
         shortcut_option: ``"B"`` (the paper's ImageNet models), ``"A"`` or ``"C"``.
         zero_init_residual: start the last batch-norm scale at zero, so the block starts as ``relu(shortcut)``.
-
-    Returns:
-        The block's output ``(batch, H / strides, W / strides, 4 * filters)``.
     """
     filters, strides = _check_filters_and_strides(filters, strides)
     shortcut_option = validate_shortcut(shortcut_option)
@@ -266,11 +253,10 @@ def bottleneck_block(x, filters: int, strides: int = 1, *, name: str, stride_on:
     reduce_strides, middle_strides = (strides, 1) if stride_on == "1x1" else (1, strides)
     y = conv_bn(x, filters, 1, reduce_strides, f"{name}_1", use_bias=use_bias)  # (batch, H', W', filters)
     y = layers.Activation("relu", name=f"{name}_1_relu")(y)
-    middle_padding = "same"
     if middle_strides > 1:
         y = layers.ZeroPadding2D(1, name=f"{name}_2_pad")(y)
-        middle_padding = "valid"
-    y = conv_bn(y, filters, 3, middle_strides, f"{name}_2", use_bias=use_bias, padding=middle_padding)
+    y = conv_bn(y, filters, 3, middle_strides, f"{name}_2", use_bias=use_bias,
+                padding="valid" if middle_strides > 1 else "same")
     y = layers.Activation("relu", name=f"{name}_2_relu")(y)
     output_filters = BOTTLENECK_EXPANSION * filters
     y = conv_bn(y, output_filters, 1, 1, f"{name}_3", use_bias=use_bias, gamma_zero=zero_init_residual)
