@@ -29,13 +29,8 @@ from resnet_lessons import arguments, blocks
 CIFAR_STAGE_FILTERS = (16, 32, 64)
 
 # The paper's Table 1: blocks per stage (conv2_x .. conv5_x) of each ImageNet ResNet, and the stages' filters.
-IMAGENET_BLOCKS_PER_STAGE = {
-    18: (2, 2, 2, 2),
-    34: (3, 4, 6, 3),
-    50: (3, 4, 6, 3),
-    101: (3, 4, 23, 3),
-    152: (3, 8, 36, 3),
-}
+IMAGENET_BLOCKS_PER_STAGE = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3),
+                             152: (3, 8, 36, 3)}
 IMAGENET_STAGE_FILTERS = (64, 128, 256, 512)
 FIRST_BOTTLENECK_DEPTH = 50  # from here on bottleneck blocks; shallower nets use basic blocks
 
@@ -59,20 +54,17 @@ def build_network(*, input_shape: Sequence[int], stem: Callable, stages: Sequenc
     """Build ``stem -> stages of blocks -> (after_stages) -> global average pooling -> dense`` as a Keras model.
 
     Stages are numbered from 2 (the stem is ``conv1``), as in Table 1 and ``keras.applications``: the first block is
-    ``conv2_block1``.
+    ``conv2_block1``. Returns the uncompiled ``keras.Model``.
 
     Args:
         stem: ``stem(inputs) -> tensor``, the layers before the first stage.
         block: ``block(x, filters, strides, name=...) -> tensor``, e.g. a ``functools.partial`` of
             :func:`resnet_lessons.blocks.basic_block`; any function of that signature will do.
-        classifier_activation: activation of the final layer; ``None`` returns logits.
-        include_top: end with pooling and the dense layer (``avg_pool``, ``predictions``); ``False`` ends with the
-            last stage's feature map, a feature extractor (``num_classes`` is then ignored).
+        classifier_activation: activation of the final layer (``predictions``); ``None`` returns logits.
+        include_top: ``False`` leaves out ``avg_pool`` and ``predictions`` (a feature extractor; ``num_classes`` is
+            then ignored).
         after_stages: ``after_stages(x) -> tensor``, layers between the last stage and the top (kept without the
             top too), e.g. a pre-activation net's final batch norm and ReLU.
-
-    Returns:
-        The uncompiled ``keras.Model``.
     """
     input_shape = validate_input_shape(input_shape)
     arguments.positive_int(num_classes, "num_classes")
@@ -136,30 +128,23 @@ def cifar_network(depth: int, *, residual: bool, shortcut: str = "A", num_classe
                   input_shape: Sequence[int] = (32, 32, 3), zero_init_residual: bool = False,
                   classifier_activation: str | None = None, kernel_initializer="he_normal",
                   batch_norm: bool = True, skip_init: bool = False, gated: bool = False) -> keras.Model:
-    """A plain or residual CIFAR-10 network of ``depth = 6n + 2`` layers (Sec. 4.2), named ``resnet{depth}`` or
-    ``plain{depth}``.
+    """A plain or residual CIFAR-10 network of ``depth = 6n + 2`` layers (Sec. 4.2), ``resnet{depth}``/``plain{depth}``.
 
     Option A shortcuts have no parameters, so plain and residual nets of one depth have the same count (269,722
-    trainable at depth 20). The options of :func:`resnet_lessons.blocks.basic_block` apply to every block.
-
-    Args:
-        shortcut: ``"A"`` (the paper's CIFAR experiments), ``"B"`` or ``"C"``; ignored when plain.
-        input_shape: ``(height, width, 3)``; the quick profile uses smaller images than CIFAR's 32x32.
-        zero_init_residual: start every block's last batch-norm scale at zero (residual nets only).
-        kernel_initializer: initialiser of the blocks' 3x3 convolutions (the stem keeps He's).
-        batch_norm: ``False`` leaves batch norm out everywhere, giving the convolutions biases (chapter 7).
-        gated: gates on every block's branch and shortcut, for :mod:`resnet_lessons.lesions`; the trainable
-            parameters do not change.
+    trainable at depth 20). ``shortcut`` is ``"A"`` (the paper's CIFAR nets), ``"B"`` or ``"C"`` (ignored when plain);
+    the other options go to every :func:`resnet_lessons.blocks.basic_block`: ``kernel_initializer`` (the stem keeps
+    He's), ``batch_norm=False`` (none anywhere, biases instead; chapter 7), ``zero_init_residual`` and ``skip_init``
+    (residual nets only), ``gated`` (for :mod:`resnet_lessons.lesions`; no trainable parameters added). The quick
+    profile's ``input_shape`` is smaller than CIFAR's 32x32.
     """
     stages = cifar_stages(depth)
     if zero_init_residual and not residual:
         raise ValueError("zero_init_residual=True needs residual=True: a plain block has no residual branch")
     # basic_block checks the shortcut option and the flags, plain or residual.
     use_bias = not batch_norm  # without batch norm nothing else gives a convolution's output a shift
-    block = functools.partial(blocks.basic_block, residual=residual, shortcut_option=shortcut,
-                              zero_init_residual=zero_init_residual, use_bias=use_bias,
-                              kernel_initializer=kernel_initializer, batch_norm=batch_norm, skip_init=skip_init,
-                              gated=gated)
+    block = functools.partial(blocks.basic_block, residual=residual, shortcut_option=shortcut, use_bias=use_bias,
+                              zero_init_residual=zero_init_residual, kernel_initializer=kernel_initializer,
+                              batch_norm=batch_norm, skip_init=skip_init, gated=gated)
     stem = functools.partial(cifar_stem, use_bias=use_bias, batch_norm=batch_norm)
     return build_network(input_shape=input_shape, stem=stem, stages=stages, block=block,
                          num_classes=num_classes, name=f"{'resnet' if residual else 'plain'}{depth}",
@@ -237,10 +222,9 @@ def imagenet_resnet(depth: int, *, input_shape: Sequence[int] = (224, 224, 3), n
 
     Basic blocks up to 34 layers, bottlenecks from 50, option B shortcuts, and ``keras.applications``' layer names
     (``conv1_pad`` .. ``pool1_pool``, ``conv2_block1_0_conv`` (the projection) .. ``conv5_block3_out``, ``avg_pool``,
-    ``predictions``).
+    ``predictions``). Any ``input_shape`` works (global average pooling); Table 1's numbers are for 224x224.
 
     Args:
-        input_shape: any size works with global average pooling; Table 1's sizes and multiply-adds are for 224x224.
         use_bias: give every convolution a bias. The paper's nets have none; ``keras.applications.ResNet50`` has,
             so ``use_bias=True`` matches its 25,636,712 parameters and takes its weights unchanged.
         stride_on: ``"1x1"`` (the paper) or ``"3x3"`` ("v1.5") for a downsampling bottleneck's stride; basic
