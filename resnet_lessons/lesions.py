@@ -1,16 +1,12 @@
 """Residual networks as ensembles of shallow paths: lesions and path gradients, measured (chapter 7).
 
 Veit, Wilber and Belongie (2016) unroll a residual network of ``n`` blocks into ``2**n`` paths (each block passes its
-input through the shortcut or the branch); ``comb(n, k)`` of them cross ``k`` branches. Two of their experiments:
+input through the shortcut or the branch), ``comb(n, k)`` of which cross ``k`` branches. *Lesions* delete blocks of a
+trained net at test time (a deleted plain block is replaced by its option A shortcut, as a residual block is);
+*path gradients* let the gradient through ``k`` chosen branches and all other shortcuts, one path of length ``k``.
 
-- *Lesions*: delete blocks of a trained network at test time (keep the shortcut, drop the branch) and measure the
-  test error. A deleted plain block is replaced by its parameter-free option A shortcut, as a residual block is.
-- *Path gradients*: let the gradient through the branches of ``k`` chosen blocks and the shortcuts of all others,
-  so only one path of length ``k`` carries it, and measure its size at the input.
-
-Both need a network built with ``gated=True`` (:class:`resnet_lessons.blocks.Gate` layers);
-:meth:`GatedNetwork.from_trained` builds one with a trained network's weights. The gates are variables, so one
-compiled evaluation serves every lesion and one compiled gradient every path (:attr:`GatedNetwork.traces`).
+Both need a net built with ``gated=True``; :meth:`GatedNetwork.from_trained` builds one with a trained net's weights.
+The gates are variables, so one compiled evaluation serves every lesion and one compiled gradient every path.
 """
 
 from __future__ import annotations
@@ -226,12 +222,8 @@ class RandomDeletions:
 
 def random_deletion_errors(network: GatedNetwork, images, labels, *, counts: Sequence[int], samples: int,
                            seed: int, among: Sequence[int] | None = None) -> RandomDeletions:
-    """Delete ``k`` blocks drawn at random (without replacement) for each ``k`` in ``counts``, ``samples`` times.
-
-    Args:
-        counts: the numbers of blocks to delete, each from 0 to the number of blocks ``among``.
-        among: indices of the blocks that may be deleted; ``None``: all.
-    """
+    """Delete ``k`` blocks drawn without replacement from ``among`` (indices; ``None``: all) for each ``k`` in
+    ``counts``, ``samples`` times, and measure the error each time."""
     _check_network(network)
     pool = list(range(len(network.blocks))) if among is None else network._indices(among, "among")
     counts = _check_counts(counts, len(pool), "counts")
@@ -341,16 +333,11 @@ class PathGradients:
 
 def path_gradient_magnitudes(network: GatedNetwork, images, labels, *, lengths: Sequence[int], samples: int,
                              seed: int) -> PathGradients:
-    """Measure the input gradient of single paths: ``samples`` random paths of each length in ``lengths``.
+    """The mean input-gradient size of ``samples`` random single paths of each length in ``lengths`` (0 to n).
 
-    For a path of length ``k``, ``k`` blocks drawn at random (without replacement) let the gradient through their
-    branch, all others through their shortcut; the forward pass is the whole network's. Summed over all ``2**n``
-    paths these gradients give the whole network's gradient exactly (the unit tests check it on a small network).
-
-    Args:
-        images, labels: a batch of normalised training images and their labels.
-        lengths: the path lengths to measure, each from 0 to the number of blocks.
-        samples: paths drawn per length (for lengths with a single path, 0 and n, the one path is repeated).
+    A path of length ``k``: ``k`` blocks drawn without replacement let the gradient through their branch, all others
+    through their shortcut; the forward pass is the whole network's. Summed over all ``2**n`` paths these gradients
+    are the whole network's (the unit tests check it). Lengths 0 and n have one path, repeated ``samples`` times.
     """
     _check_network(network)
     n = len(network.blocks)
