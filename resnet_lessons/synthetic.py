@@ -27,9 +27,7 @@ NUM_CLASSES = len(CLASS_NAMES)
 # Images per chunk; every chunk draws from its own generator, so prefixes do not depend on the total.
 CHUNK_SIZE = 1_000
 
-# Split ids in the generator seeds.
-_TRAIN_SPLIT_ID = 0
-_TEST_SPLIT_ID = 1
+_TRAIN_SPLIT_ID, _TEST_SPLIT_ID = 0, 1  # split ids in the generator seeds
 
 # The texture of class c is shape c // 2 in frequency band c % 2.
 _HORIZONTAL, _VERTICAL, _DIAGONAL, _CHECKS, _RINGS = range(5)
@@ -52,10 +50,8 @@ def load_data(num_train: int = 50_000, num_test: int = 10_000, seed: int = 0, im
 
     The book must run (and show the degradation problem of deep plain nets) where CIFAR-10 cannot be had; this set
     is deterministic, quick to make, learnable by a conv net and far from trivial. Textures are defined in
-    image-relative units, so an ``image_size`` (at least 8) other than 32 renders the same scenes.
-
-    Returns:
-        ``(x_train, y_train), (x_test, y_test), class_names, description``, as ``cifar10.load_data``.
+    image-relative units, so an ``image_size`` (at least 8) other than 32 renders the same scenes. Returns
+    ``(x_train, y_train), (x_test, y_test), class_names, description``, as ``cifar10.load_data`` does.
     """
     num_train = arguments.positive_int(num_train, "num_train")
     num_test = arguments.positive_int(num_test, "num_test")
