@@ -36,10 +36,7 @@ NO_ANSWER = CheckResult(False, "no answer yet: replace the ... with your answer 
 
 
 def check_parameter_count(model: keras.Model, answer) -> CheckResult:
-    """Check a hand count of ``model``'s trainable parameters.
-
-    Hints recognise a forgotten batch-norm scale and shift, counted moving statistics, and a bias on every convolution.
-    """
+    """Check a hand count of ``model``'s trainable parameters (hints: batch norm's share, biases on convolutions)."""
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
     if _unanswered(answer):
@@ -96,10 +93,7 @@ def check_feature_map_shape(model: keras.Model, layer_name: str, answer) -> Chec
 
 
 def check_identity_kernel(answer) -> CheckResult:
-    """Check a kernel ``(k, k, channels, channels)`` meant to make a convolution output its input (chapter 2).
-
-    The verdict is computed (:func:`resnet_lessons.identity.identity_kernel_problem`): any kernel that works passes.
-    """
+    """Check a kernel meant to make a convolution output its input (chapter 2); any kernel that works passes."""
     if _unanswered(answer):
         return NO_ANSWER
     problem = identity.identity_kernel_problem(answer)
@@ -111,8 +105,7 @@ def check_identity_kernel(answer) -> CheckResult:
 def check_projection_block(block) -> CheckResult:
     """Check a residual block with option B shortcuts: a 1x1 projection only where the shape changes (chapter 3).
 
-    ``block(x, filters, strides, name)`` is built at 16 -> 32 channels, stride 2, and 16 -> 16, stride 1, and compared
-    with ``blocks.basic_block(..., shortcut_option="B")`` by :func:`resnet_lessons.equivalence.compare_blocks`.
+    ``block(x, filters, strides, name)`` is compared with ``blocks.basic_block(..., shortcut_option="B")``.
     """
     if _unanswered(block):
         return NO_ANSWER

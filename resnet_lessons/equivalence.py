@@ -31,10 +31,8 @@ def weighted_layers(model: keras.Model) -> list:
 def copy_weights(source: keras.Model, target: keras.Model, *, match: str = "name") -> int:
     """Copy every weight of ``source`` into the corresponding layer of ``target``; return the number of layers copied.
 
-    ``match``: ``"name"`` pairs layers by name; ``"order"`` the n-th weighted layer of one with the n-th of the other
-    (code that names its layers differently); ``"structure"`` by place in the layer graph (:func:`structural_order`:
-    code that also creates them in another order). When the layers do not correspond one to one with the same weight
-    shapes, a ``ValueError`` says how and nothing is copied.
+    ``match``: ``"name"``; ``"order"``, the n-th weighted layer with the n-th (other names); ``"structure"``, by place
+    in the layer graph (:func:`structural_order`: other names and creation order). On a ValueError nothing is copied.
     """
     if match not in MATCHES:
         raise ValueError(f"match must be one of {', '.join(repr(m) for m in MATCHES)}, got {match!r}")
@@ -80,10 +78,8 @@ def max_output_difference(first: keras.Model, second: keras.Model, inputs, *, tr
 def structural_order(model: keras.Model) -> list:
     """The weighted layers of ``model`` in an order that depends only on the shape of its layer graph.
 
-    Each weighted layer's key: the number of weighted layers on the longest path to it, then a fingerprint of its
-    kind, weight shapes and (recursively) weighted ancestors. Layers without weights (ReLU, addition, padding) are
-    transparent, so ``layers.ReLU()`` and ``layers.Activation("relu")`` give the same order; layers in symmetric
-    places get equal keys and keep their relative order.
+    The key: the weighted layers on the longest path to it, then a fingerprint of its kind, weight shapes and weighted
+    ancestors. Layers without weights are transparent (``ReLU()`` and ``Activation("relu")`` give the same order).
     """
     parents = graph.layer_parents(model)
     operations = {operation.name: operation for operation in _operations(model)}
@@ -106,10 +102,7 @@ def structural_order(model: keras.Model) -> list:
 
 def block_model(block: Callable, *, input_shape: Sequence[int], filters: int, strides: int = 1,
                 name: str = "block") -> keras.Model:
-    """Wrap ``block(x, filters, strides, name=...)`` into a model ``input -> block``, to count, compare or draw it.
-
-    ``input_shape`` is ``(height, width, channels)``; ``name`` is the layer-name prefix and the model's name.
-    """
+    """Wrap ``block(x, filters, strides, name=...)`` into a model named ``name``, to count, compare or draw it."""
     if not callable(block):
         raise ValueError(f"block must be a function block(x, filters, strides, name=...), got {block!r}")
     shape = models.validate_input_shape(input_shape)
@@ -138,9 +131,8 @@ def compare_blocks(candidate: Callable, reference: Callable, *, input_shape: Seq
                    strides: int = 1, seed: int = 0) -> BlockComparison:
     """Build both blocks on one input, give the candidate the reference's weights, and compare their outputs.
 
-    The reference's batch norms first get random statistics (from ``seed``, as does the input batch), so a batch norm
-    in the wrong place changes the outputs (inference mode). Layers are paired by name when both blocks use the same
-    names, else by structure. Errors the candidate raises while being built are not caught.
+    The reference's batch norms get random statistics (from ``seed``), so a batch norm in the wrong place changes the
+    outputs. Layers pair by name if the names agree, else by structure; the candidate's own errors are not caught.
     """
     reference_model = block_model(reference, input_shape=input_shape, filters=filters, strides=strides)
     candidate_model = block_model(candidate, input_shape=input_shape, filters=filters, strides=strides)

@@ -25,10 +25,7 @@ MAX_JACOBIAN_SIZE = 4096
 
 
 def dirac_kernel(kernel_size: int, channels: int) -> np.ndarray:
-    """The float32 kernel ``(k, k, channels, channels)`` that outputs its input: 1 at the centre tap from c to c.
-
-    With ``padding="same"`` and stride 1 the output is ``1 * x[p, c]`` plus zeros, ``x[p, c]`` exactly.
-    """
+    """The kernel ``(k, k, channels, channels)`` that outputs its input exactly ("same", stride 1): centre 1, c to c."""
     arguments.require(arguments.is_int(kernel_size) and kernel_size >= 1 and kernel_size % 2 == 1, "kernel_size",
                       kernel_size, "a positive odd integer (a kernel with a centre)")
     channels = arguments.positive_int(channels, "channels")
@@ -41,9 +38,8 @@ def dirac_kernel(kernel_size: int, channels: int) -> np.ndarray:
 def identity_kernel_problem(kernel) -> str | None:
     """Say why a convolution with ``kernel`` (``(height, width, in, out)``) would not output its input, else ``None``.
 
-    The verdict is computed: the convolution (stride 1, ``"same"``) runs on a random batch and its output is compared
-    with the input; the kernel's structure then says why it differs (chapter 2's
-    :func:`resnet_lessons.checks.check_identity_kernel` prints the sentence).
+    The verdict is computed on a random batch; the kernel's structure then says why it differs (the sentence chapter
+    2's :func:`resnet_lessons.checks.check_identity_kernel` prints).
     """
     try:
         kernel = np.asarray(kernel, dtype=np.float32)
@@ -81,12 +77,10 @@ def identity_kernel_problem(kernel) -> str | None:
 def set_to_identity(layer) -> None:
     """Set the weights of a built ``Conv2D`` or ``BatchNormalization`` layer so that it outputs its input.
 
-    A convolution (stride 1, ``"same"``, as many filters as input channels, no activation) gets :func:`dirac_kernel`
-    and a zero bias. A batch norm gets scale 1, shift 0, mean 0 and a variance ``v`` with ``1 / sqrt(v + eps) = 1``:
-    ``1 - eps`` in exact arithmetic, but some CPUs' vectorised float32 ``rsqrt`` gives 0.99999994 for 1, so the
-    neighbouring float32 values are tried on the layer itself, per channel, until the scale is exactly 1: chapter 2
-    can then ask for equal outputs, not close ones. A batch norm is the identity in inference mode only (training mode
-    uses the batch's statistics): the deeper net computes the same *function*, which is the paper's claim.
+    A convolution (stride 1, ``"same"``, filters = input channels, no activation) gets :func:`dirac_kernel` and a zero
+    bias; a batch norm scale 1, shift 0, mean 0 and the variance ``v`` with ``1 / sqrt(v + eps)`` exactly 1 on this
+    CPU (some vectorised float32 ``rsqrt`` give 0.99999994 at ``v = 1 - eps``), so chapter 2 can ask for equal
+    outputs. In inference mode only: the deeper net computes the same *function*, which is the paper's claim.
     """
     _check_can_be_identity(layer)
     if isinstance(layer, keras.layers.Conv2D):
@@ -142,9 +136,8 @@ def deepen(shallow: keras.Model, deep: keras.Model) -> list[str]:
 def jacobian(model: keras.Model, example) -> np.ndarray:
     """The Jacobian ``d model(x) / dx`` (float32, ``(output size, input size)``) of a one-input, one-output model.
 
-    Row ``i`` is the vector-Jacobian product with the ``i``-th unit vector; the rows come from one backward pass over a
-    batch of copies of ``example`` (one input, with or without a batch axis of 1), in inference mode, where the copies
-    do not interact. At most ``MAX_JACOBIAN_SIZE`` on a side.
+    Row ``i`` is the vector-Jacobian product with the ``i``-th unit vector, all from one backward pass over copies of
+    ``example`` (with or without a batch axis of 1), which do not interact in inference mode.
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"expected a keras.Model, got {type(model).__name__}")

@@ -97,10 +97,7 @@ def plot_gradient_norms(runs: dict[str, Sequence[LayerGradient]], *, relative: b
 
 def show_images(images: np.ndarray, labels: Sequence[int] | None = None, class_names: Sequence[str] | None = None,
                 *, columns: int = 8, title: str | None = None, ax_size: float = 1.2):
-    """Show images ``(N, H, W, 3)`` (uint8 or floats in [0, 1]) in a grid, each titled with its class name or index.
-
-    ``labels=None`` gives no titles; ``ax_size`` is inches per image.
-    """
+    """Show images ``(N, H, W, 3)`` (uint8, or floats in [0, 1]) in a grid, titled with their class names or indices."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
         raise ValueError(f"images must have shape (N, height, width, 3) with N >= 1, got {images.shape}")

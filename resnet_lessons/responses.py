@@ -23,10 +23,7 @@ from resnet_lessons.checkpoints import write_json_atomically
 
 
 def response_layer_names(model: keras.Model) -> list[str]:
-    """Names of the batch-norm layers that directly follow a 3x3 convolution, in the network's order.
-
-    In the CIFAR-10 nets these follow all ``6n + 1`` convolutions: the stem and both layers of every block.
-    """
+    """Names of the batch-norm layers right after a 3x3 convolution (all ``6n + 1`` of a CIFAR net), in order."""
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a Keras model, got {type(model).__name__}")
     parents = graph.layer_parents(model)
@@ -140,10 +137,7 @@ def findings(report: ResponseReport) -> list[Finding]:
 
 
 def plot(report: ResponseReport, *, title: str | None = None):
-    """The paper's Fig. 7 layout: response std per layer in the network's order (top) and sorted (bottom).
-
-    Plain nets dashed, ResNets solid, one colour per depth.
-    """
+    """Fig. 7's layout: response std per layer in order (top) and sorted (bottom); plain nets dashed."""
     depths = sorted({network.depth for network in report.networks})
     colours = {depth: f"C{index}" for index, depth in enumerate(depths)}
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7.5))
