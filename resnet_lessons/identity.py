@@ -1,10 +1,9 @@
 """Identity mappings, executed: why a deeper network should be no worse, and what a shortcut does (chapter 2).
 
-The paper's argument (Sec. 3.1): a trained shallow net plus layers that compute the identity is a deeper net with the
-same function, so no higher training error; if a deeper plain net trains worse (chapter 1), the solver fails to find
-such solutions. :func:`dirac_kernel`, :func:`set_to_identity` and :func:`deepen` build that deeper net exactly;
-:func:`learn_identity` (with :func:`near_identity_target`) compares how plain and residual blocks learn the identity
-or mappings close to it; :func:`jacobian` measures ``dH/dx``, to which a shortcut adds the identity matrix.
+The paper's argument (Sec. 3.1): a shallow net plus identity layers computes the same function, so a deeper plain net
+that trains worse (chapter 1) shows the solver failing. :func:`deepen` builds that deeper net exactly;
+:func:`learn_identity` compares how plain and residual blocks learn the identity or mappings close to it;
+:func:`jacobian` measures ``dH/dx``, to which a shortcut adds the identity matrix.
 """
 
 from __future__ import annotations

@@ -51,11 +51,9 @@ def plot_training_curves(histories: Sequence[TrainingHistory], *, metric: str = 
     held_out_style = {"linestyle": "-", "linewidth": 2.4}
     styles = {"train": {"linestyle": "--", "linewidth": 1.2}, "test": held_out_style, "validation": held_out_style}
     for index, history in enumerate(histories):
-        color = f"C{index}"
-        x_values = getattr(history, x)
         for split in splits or ("train", history.held_out):
             values = scale * np.asarray(getattr(history, f"{split}_{metric}"))
-            ax.plot(x_values, values, color=color, label=f"{history.label} ({split})", **styles[split])
+            ax.plot(getattr(history, x), values, color=f"C{index}", label=f"{history.label} ({split})", **styles[split])
     ax.set_xlabel(_X_AXES[x])
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)

@@ -1,13 +1,10 @@
 """Shattered gradients: the structure of dy/dx of a 1-D input, in plain and residual nets at initialisation (chapter 7).
 
-Balduzzi et al. (2017): feed a 1-D input ``x`` through fully connected ReLU nets with batch norm and look at
-``dy/dx`` across a grid of inputs. In a deep plain net it is nearly uncorrelated between neighbouring inputs, like
-white noise ("shattered"); in a residual net it stays correlated much deeper. Chapter 1 measured the gradients'
-*size*; this measures their *structure*. In NumPy float64, the derivative exact (carried forward with the
-activations). Batch norm uses the statistics of the probe's inputs, as in training mode, held constant in the
-derivative (a point's own share in them would add terms of order ``1 / points``). Without batch norm a bias-free
-ReLU net is positively homogeneous, ``f(a x) = a f(x)`` for ``a > 0``, so ``dy/dx`` is constant on each side of 0 at
-any depth and nothing can shatter (``batch_norm=False`` shows it); the mean subtraction breaks that.
+Balduzzi et al. (2017): in a deep plain ReLU net with batch norm, ``dy/dx`` of a 1-D input is nearly uncorrelated
+between neighbouring inputs, like white noise ("shattered"); in a residual net it stays correlated much deeper. In
+NumPy float64, the derivative exact (carried forward with the activations); batch norm's statistics, those of the
+probe's inputs as in training mode, are held constant in it. Without batch norm a bias-free ReLU net is positively
+homogeneous, so ``dy/dx`` is constant on each side of 0 and nothing can shatter (``batch_norm=False`` shows it).
 
 The two architectures (widths equal, He initialisation, no biases, batch norm with scale 1 and shift 0):
 
