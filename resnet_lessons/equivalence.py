@@ -9,6 +9,7 @@ creation order differ), then :func:`max_output_difference`. :func:`compare_predi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -139,10 +140,7 @@ def compare_blocks(candidate: Callable, reference: Callable, *, input_shape: Seq
     counts = [sum(math.prod(weight.shape) for weight in model.trainable_weights)
               for model in (candidate_model, reference_model)]
     shapes = [tuple(model.output_shape[1:]) for model in (candidate_model, reference_model)]
-
-    def result(difference, detail):
-        return BlockComparison(counts[0], counts[1], shapes[0], shapes[1], difference, detail)
-
+    result = functools.partial(BlockComparison, counts[0], counts[1], shapes[0], shapes[1])  # (difference, detail)
     if shapes[0] != shapes[1]:
         return result(None, f"output shapes differ: {shapes[0]} against {shapes[1]}")
     if counts[0] != counts[1]:

@@ -45,7 +45,6 @@ def plot_training_curves(histories: Sequence[TrainingHistory], *, metric: str = 
             if missing:
                 raise ValueError(f"history {history.label!r} has no per-epoch {missing[0]} {metric}: it measured the "
                                  f"{history.held_out} split after every epoch")
-
     figure, ax = _figure_and_axes(ax)
     label, scale = _METRICS[metric]
     held_out_style = {"linestyle": "-", "linewidth": 2.4}
