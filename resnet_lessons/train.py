@@ -1,16 +1,7 @@
-"""Training a network under a profile, with progress, a history and checkpoints that survive interruptions.
-
-:func:`train` is the one training function of the book. It applies a :class:`~resnet_lessons.profiles.TrainConfig`
-to a data set (subset, image size, validation split), trains with the paper's optimiser (SGD with momentum and
-L2 weight decay, warm-up, step decay), prints one line per epoch, and returns a :class:`TrainingHistory` of
-training and held-out loss and error per epoch: the test split after every epoch, or with a validation split (the
-paper's 45k/5k) the validation split, and the test split once after the last epoch, so no decision looks at it.
-
-Given a ``checkpoint_dir`` it saves every finished epoch (:mod:`resnet_lessons.checkpoints`) and a later call
-continues after the last one: a Colab disconnect or a Ctrl-C loses at most the epoch in progress. Each epoch's
-batches depend on ``(seed, epoch)`` alone, so a resumed run, or one extended by raising ``epochs``, gives what one
-uninterrupted run would have given. A model built in a ``tf.distribute`` strategy's scope trains on its devices
-(chapter 4, :mod:`resnet_lessons.distribute`), each global batch split evenly over the replicas.
+"""Training a network under a profile (:func:`train`, the book's one training function), with progress, a history
+and checkpoints (:mod:`resnet_lessons.checkpoints`). Each epoch's batches depend on ``(seed, epoch)`` alone, so a run
+resumed or extended gives what one uninterrupted run would have given; with a validation split the test split is
+measured once, after the last epoch, so no decision looks at it.
 """
 
 from __future__ import annotations
@@ -28,19 +19,12 @@ import tensorflow as tf
 from resnet_lessons import arguments, checkpoints, data, models, pipeline, profiles, progress
 
 
-# --------------------------------------------------------------------------------------------- the optimiser
-
 @keras.saving.register_keras_serializable(package="resnet_lessons")
 class SGDWithL2(keras.optimizers.SGD):
-    """SGD with momentum and *coupled* L2 weight decay on kernels, as in the paper's Caffe setup.
+    """SGD with momentum and *coupled* L2 weight decay ``l2`` on conv and dense kernels, as in the paper's Caffe setup.
 
-    The paper's "weight decay of 0.0001" adds ``l2 * w`` to the gradient *before* momentum. Keras' built-in
-    ``weight_decay`` argument is the decoupled form (AdamW style), which shrinks weights ``1 / (1 - momentum)`` = 10
-    times less at momentum 0.9. Only convolution and dense kernels decay; batch-norm scales and biases do not.
-
-    Args:
-        l2: the coefficient added to kernels' gradients (the paper: 1e-4).
-        **kwargs: passed on to ``keras.optimizers.SGD`` (``learning_rate``, ``momentum``, ...).
+    The paper's "weight decay of 0.0001" adds ``l2 * w`` to the gradient *before* momentum; Keras' ``weight_decay`` is
+    the decoupled (AdamW) form, which shrinks weights 1 / (1 - momentum) = 10 times less at momentum 0.9.
     """
 
     def __init__(self, l2: float = 0.0, **kwargs):
@@ -49,7 +33,8 @@ class SGDWithL2(keras.optimizers.SGD):
         self.l2 = float(l2)
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.l2 and _is_kernel(variable):
+        # Only conv and dense kernels decay; the TensorFlow backend names them like "conv1_conv/kernel:0".
+        if self.l2 and variable.name.split(":")[0].rsplit("/", 1)[-1] == "kernel":
             gradient = keras.ops.add(gradient, keras.ops.multiply(self.l2, variable))
         super().update_step(gradient, variable, learning_rate)
 
@@ -57,18 +42,10 @@ class SGDWithL2(keras.optimizers.SGD):
         return {**super().get_config(), "l2": self.l2}
 
 
-def _is_kernel(variable) -> bool:
-    """True for a conv or dense kernel; the TensorFlow backend hands over names like ``conv1_conv/kernel:0``."""
-    return variable.name.split(":")[0].rsplit("/", 1)[-1] == "kernel"
-
-
 @keras.saving.register_keras_serializable(package="resnet_lessons")
 class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """A constant warm-up learning rate, then ``learning_rate`` divided by 10 at each boundary (in iterations).
-
-    The optimizer's side of :func:`resnet_lessons.profiles.step_decay`, the schedule's one formula, which also gives
-    the history's learning-rate column (:meth:`~resnet_lessons.profiles.TrainConfig.learning_rate_at`).
-    """
+    """The optimizer's side of :func:`resnet_lessons.profiles.step_decay`: warm-up, then a division by 10 at each
+    boundary (in iterations)."""
 
     def __init__(self, learning_rate: float, boundaries: tuple[int, ...], warmup_iterations: int = 0,
                  warmup_learning_rate: float = 0.01):
@@ -98,32 +75,22 @@ def compile_for_training(model: keras.Model, config: profiles.TrainConfig, steps
 
 
 def _compile(model, config, steps_per_epoch):
-    """:func:`compile_for_training` for arguments checked already (by :func:`train`, :func:`estimate_training_time`)."""
     schedule = WarmupStepDecay(config.learning_rate, config.decay_iterations(steps_per_epoch),
                                config.warmup_iterations, config.warmup_learning_rate)
-    model.compile(
-        optimizer=SGDWithL2(l2=config.weight_decay, learning_rate=schedule, momentum=config.momentum),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=config.jit_compile,
-    )
-    # Built now, not inside the first step: a step that creates variables is traced twice, which costs a 56-layer
-    # net several seconds of its first epoch.
+    model.compile(optimizer=SGDWithL2(l2=config.weight_decay, learning_rate=schedule, momentum=config.momentum),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=config.jit_compile)
+    # Built now, not in the first step: a step that creates variables is traced twice (seconds, for a 56-layer net).
     model.optimizer.build(model.trainable_variables)
 
-
-# --------------------------------------------------------------------------------------------- the history
 
 @dataclasses.dataclass
 class TrainingHistory:
     """Per-epoch results of one training run; errors are fractions in [0, 1] (plots show percent).
 
-    The training loss and error are averages over the epoch's batches, measured while the weights change (the thin
-    curves of the paper's figures). After every epoch the run measures one held-out split, in inference mode:
-    either the test split (``test_loss``, ``test_error``: the quick profile, and the bold curves of the paper's
-    figures) or a validation split held out of the training images (``validation_loss``, ``validation_error``: the
-    paper profile). A run with a validation split measures the test split once, after its last epoch
-    (``final_test_loss``, ``final_test_error``), so its test error can be reported without having guided anything.
+    Training loss and error are averages over the epoch's batches while the weights change (the paper's thin curves);
+    after every epoch one held-out split is measured in inference mode: the test split, or a validation split, in
+    which case the test split is measured once after the last epoch (``final_test_*``), having guided nothing.
     """
 
     label: str  # the run's name on plots, e.g. "plain-20"
@@ -159,11 +126,8 @@ class TrainingHistory:
 
     def append(self, *, epoch, train_loss, train_error, held_out_loss, held_out_error, learning_rate, seconds,
                validation: bool = False, test_loss: float | None = None, test_error: float | None = None) -> None:
-        """Record one finished epoch.
-
-        ``validation`` says whether the held-out split was validation or test; ``test_loss`` and ``test_error`` are
-        the test split's, measured after this epoch too, in a run that validates (``TrainConfig.test_every_epoch``).
-        """
+        """Record one finished epoch; ``validation``: the held-out split was the validation split, and ``test_loss``
+        and ``test_error`` are the test split's, measured too (``TrainConfig.test_every_epoch``)."""
         if (test_loss is None) != (test_error is None) or (test_error is not None and not validation):
             raise ValueError("test_loss and test_error come together, and only for a run with a validation split")
         self.epochs.append(int(epoch))
@@ -178,11 +142,8 @@ class TrainingHistory:
         self.seconds.append(float(seconds))
 
     def final(self, metric: str) -> float:
-        """The value of ``metric`` (``"train_error"``, ``"test_loss"``, ...) at the end of the run.
-
-        ``"test_error"`` and ``"test_loss"`` are the last epoch's, or, for a run with a validation split, the one
-        measurement of the test split after its last epoch.
-        """
+        """The value of ``metric`` (``"train_error"``, ``"test_loss"``, ...) at the end of the run: for the test split
+        in a run with a validation split, its one measurement after the last epoch."""
         if metric not in _METRICS:
             raise ValueError(f"unknown metric {metric!r}: expected one of {', '.join(_METRICS)}")
         if not self.epochs:
@@ -219,8 +180,6 @@ _METRICS = ("train_loss", "train_error", "test_loss", "test_error", "validation_
             "learning_rate", "seconds")
 
 
-# --------------------------------------------------------------------------------------------- data under a profile
-
 @dataclasses.dataclass(frozen=True)
 class PreparedData:
     """The arrays a run trains and tests on after a profile has been applied, with their normalisation."""
@@ -238,12 +197,8 @@ class PreparedData:
 
 
 def prepare_data(dataset: data.ImageDataset, config: profiles.TrainConfig, *, seed: int = 0) -> PreparedData:
-    """Apply a profile's data settings: validation split, number of examples, image size; then channel statistics.
-
-    With ``config.validation_examples > 0`` (the paper's 45k/5k split) that many training images are held out as
-    the validation split (a fixed random choice given ``seed``), and the test split stays the test split: the run
-    watches the validation split and looks at the test split only once, at the end.
-    """
+    """Apply a profile's data settings (validation split, a random choice given ``seed``; subset; image size), then
+    take the channel statistics."""
     if not isinstance(dataset, data.ImageDataset):
         raise ValueError(f"dataset must be a resnet_lessons.data.ImageDataset, got {type(dataset).__name__}")
     config = profiles.get_profile(config)
@@ -266,36 +221,22 @@ def _at_most(limit, available):
     return None if limit is None else min(limit, available)
 
 
-# --------------------------------------------------------------------------------------------- training
-
 def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.TrainConfig | str | None = None, *,
           seed: int = 0, checkpoint_dir=None, label: str | None = None, verbose: bool = True,
           callbacks: list | None = None, strategy: tf.distribute.Strategy | None = None) -> TrainingHistory:
-    """Train ``model`` on ``dataset`` under ``config`` and return its per-epoch history.
+    """Train ``model`` (it is (re)compiled; it takes ``config.input_shape`` images, returns logits) on ``dataset``
+    under ``config`` and return the history of all epochs, resumed ones included.
 
     Args:
-        model: an uncompiled (or compiled: it is recompiled) Keras model taking ``config.input_shape`` images and
-            returning logits.
-        dataset: the full data set; the profile picks the subset, image size and validation split.
-        config: a ``TrainConfig`` or a profile name; ``None`` is the profile in ``$RESNET_LESSONS_PROFILE``
-            (default ``"quick"``).
-        seed: decides the order and augmentation of every epoch (weights are decided when the model is built: call
-            :func:`resnet_lessons.seeding.set_seed` before building it).
-        checkpoint_dir: if given, a folder where each finished epoch is saved; a later call with the same folder,
-            model architecture, config and seed resumes after the last saved epoch, and returns at once if the run
-            is complete. The config's ``epochs`` may grow between calls: the run is then extended.
-        label: the run's name in the history and on plots; defaults to the model's name.
-        verbose: print a header and a line per epoch (about ``EPOCH_LINES`` lines for longer runs), and show the
-            time left in a live status that a stored notebook does not keep (see :mod:`resnet_lessons.progress`).
+        config: a ``TrainConfig`` or a profile name; ``None``: :func:`resnet_lessons.profiles.get_profile`'s default.
+        seed: decides the order and augmentation of every epoch; the weights are decided when the model is built.
+        checkpoint_dir: a folder to save each finished epoch in; a later call with the same folder, model, config and
+            seed resumes after the last one (or returns at once), and a larger ``epochs`` extends the run.
+        verbose: print a header and a line per epoch (about ``EPOCH_LINES`` for longer runs), and the time left in a
+            :class:`~resnet_lessons.progress.LiveStatus`.
         callbacks: more Keras callbacks, run after the checkpoint is saved.
-        strategy: the ``tf.distribute`` strategy to train under; ``None`` is the one the model was built under (the
-            default one-device strategy unless it was built inside a ``strategy.scope()``). The model must have
-            been built inside this strategy's scope, and ``config.batch_size`` (the global batch) must divide
-            evenly over its replicas.
-
-    Returns:
-        The :class:`TrainingHistory` of all epochs, the resumed ones included; with a validation split, also the test
-        split's loss and error measured once after the last epoch.
+        strategy: the ``tf.distribute`` strategy the model was built under (``None``: the one it records, chapter 4);
+            ``config.batch_size`` (the global batch) must split evenly over its replicas.
     """
     seed = arguments.non_negative_int(seed, "seed")
     config, strategy, prepared, steps = _prepare_run(model, dataset, config, strategy, seed)
@@ -303,7 +244,7 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
     history = TrainingHistory(label=label or model.name, profile=config.name, data_description=prepared.description,
                               seed=seed, steps_per_epoch=steps)
     checkpoint = checkpoints.Checkpoint(checkpoint_dir, model, config, seed, history) if checkpoint_dir else None
-    # The optimizer's variables (momentum, step count) must be created in the scope, mirrored like the weights.
+    # The optimizer's variables (momentum, step count) are created in the scope, mirrored like the weights.
     with strategy.scope():
         _compile(model, config, steps)
         if checkpoint is not None:
@@ -311,7 +252,6 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
     first_epoch = len(history.epochs)
     status = None
     if verbose:
-        # The trainable count, the one the paper and the chapters use (batch norm's moving statistics are not trained).
         trainable = models.count_parameters(model).trainable
         status = progress.LiveStatus(f"Training {history.label} ({trainable:,} trainable parameters) under "
                                      f"{config.describe()}")
@@ -330,27 +270,20 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
             held_out_batches = pipeline.eval_pipeline(*prepared.held_out, batch_size=config.batch_size,
                                                       mean=prepared.mean, std=prepared.std)
             validates = prepared.validation is not None
-            own_callbacks = [_HistoryRecorder(history, config, validation=validates,
-                                              test_batches=test_batches if validates and config.test_every_epoch
-                                              else None)]
-            own_callbacks += [checkpoint] if checkpoint else []
-            own_callbacks += [_Progress(history, config, status)] if verbose else []
-            # Keras splits each global batch over the replicas of the model's strategy (experimental_distribute_dataset).
+            log = _EpochLog(history, config, validates, test_batches if validates and config.test_every_epoch else None,
+                            status)
             model.fit(train_batches, validation_data=held_out_batches, epochs=config.epochs, initial_epoch=first_epoch,
-                      steps_per_epoch=steps, callbacks=own_callbacks + list(callbacks or []), shuffle=False,
-                      verbose=0)
+                      steps_per_epoch=steps, callbacks=[log, *([checkpoint] if checkpoint else []), *(callbacks or [])],
+                      shuffle=False, verbose=0)
         elif verbose:
             print(f"All {config.epochs} epochs were already done (the checkpoint holds {first_epoch}): "
                   "nothing to train.")
         if prepared.validation is not None and history.final_test_error is None:
-            # The one look at the test split, after the last epoch (also for a run restored complete without it);
-            # a run that measured it after every epoch already has it.
+            # The one look at the test split (also for a run restored complete without it).
             if history.test_error:
                 history.final_test_loss, history.final_test_error = history.test_loss[-1], history.test_error[-1]
             else:
-                results = model.evaluate(test_batches, return_dict=True, verbose=0)
-                history.final_test_loss = float(results["loss"])
-                history.final_test_error = 1.0 - float(results["accuracy"])
+                history.final_test_loss, history.final_test_error = _evaluate(model, test_batches)
                 if verbose:
                     print(f"test split, once after the last epoch: loss {history.final_test_loss:.3f} "
                           f"error {100 * history.final_test_error:.1f} %")
@@ -394,8 +327,7 @@ def _check_strategy(model, strategy, config) -> tf.distribute.Strategy:
 
 
 def _prepare_run(model, dataset, config, strategy, seed):
-    """What :func:`train` and :func:`estimate_training_time` start from, each checked once: the profile, the strategy
-    (with the model), the data under the profile, which the model must fit, and the steps per epoch."""
+    """The profile, strategy, prepared data (checked to fit the model) and steps per epoch that a run starts from."""
     config = profiles.get_profile(config)
     strategy = _check_strategy(model, strategy, config)
     prepared = prepare_data(dataset, config, seed=seed)
@@ -410,45 +342,22 @@ def _prepare_run(model, dataset, config, strategy, seed):
     return config, strategy, prepared, pipeline.steps_per_epoch(prepared.dataset.num_train, config.batch_size)
 
 
-class _HistoryRecorder(keras.callbacks.Callback):
-    """Appends each finished epoch to the history (before the checkpoint saves it)."""
+def _evaluate(model, batches) -> tuple[float, float]:
+    """The loss and error of ``model`` on ``batches``, in inference mode."""
+    results = model.evaluate(batches, return_dict=True, verbose=0)
+    return float(results["loss"]), 1.0 - float(results["accuracy"])
 
-    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, validation: bool, test_batches=None):
+
+class _EpochLog(keras.callbacks.Callback):
+    """Appends each finished epoch to the history (before the checkpoint saves it); given a live status, prints the
+    epoch lines (the run's log) and shows the time left there (every epoch, and every few seconds inside one)."""
+
+    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, validation: bool, test_batches=None,
+                 status: progress.LiveStatus | None = None, interval: float = 5.0):
         super().__init__()
-        self.history_, self.config, self.validation = history, config, validation
+        self.history_, self.config, self.validation, self.status, self.interval = (history, config, validation,
+                                                                                   status, interval)
         self.test_batches = test_batches  # measured after every epoch as well, if given (a run that validates)
-        self.epoch_started = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        steps = self.history_.steps_per_epoch
-        test = {}
-        if self.test_batches is not None:
-            results = self.model.evaluate(self.test_batches, return_dict=True, verbose=0)
-            test = {"test_loss": float(results["loss"]), "test_error": 1.0 - float(results["accuracy"])}
-        self.history_.append(
-            epoch=epoch + 1,
-            train_loss=logs["loss"], train_error=1.0 - logs["accuracy"],
-            held_out_loss=logs["val_loss"], held_out_error=1.0 - logs["val_accuracy"],
-            learning_rate=self.config.learning_rate_at((epoch + 1) * steps - 1, steps),
-            seconds=time.perf_counter() - self.epoch_started, validation=self.validation, **test,
-        )
-
-
-class _Progress(keras.callbacks.Callback):
-    """One line per epoch, and a live status with the time left (every epoch, and every few seconds inside one).
-
-    The epoch lines are the run's log and stay; the status (step within the epoch, time left) lives in a
-    :class:`~resnet_lessons.progress.LiveStatus`, which a stored notebook does not keep.
-    """
-
-    def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, status: progress.LiveStatus,
-                 interval: float = 5.0):
-        super().__init__()
-        self.history_, self.config, self.status, self.interval = history, config, status, interval
         self.last_report = self.epoch_started = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -456,7 +365,7 @@ class _Progress(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
-        if now - self.last_report >= self.interval:
+        if self.status is not None and now - self.last_report >= self.interval:
             self.last_report = now
             h = self.history_
             steps = h.steps_per_epoch
@@ -469,13 +378,20 @@ class _Progress(keras.callbacks.Callback):
                                f"{_duration((self.config.epochs - done) * seconds_per_epoch)} left")
 
     def on_epoch_end(self, epoch, logs=None):
-        h = self.history_
+        logs, h, steps = logs or {}, self.history_, self.history_.steps_per_epoch
+        test = {}
+        if self.test_batches is not None:
+            test = dict(zip(("test_loss", "test_error"), _evaluate(self.model, self.test_batches)))
+        h.append(epoch=epoch + 1, train_loss=logs["loss"], train_error=1.0 - logs["accuracy"],
+                 held_out_loss=logs["val_loss"], held_out_error=1.0 - logs["val_accuracy"],
+                 learning_rate=self.config.learning_rate_at((epoch + 1) * steps - 1, steps),
+                 seconds=time.perf_counter() - self.epoch_started, validation=self.validation, **test)
+        if self.status is None:
+            return
         if shows_epoch_line(h.epochs[-1], self.config.epochs, h.learning_rate):
             self._print_epoch_line()
         remaining = self.config.epochs - h.epochs[-1]
-        if remaining:
-            # The median of the last three epochs: a run's first epoch also traces the step function, and is ignored
-            # as soon as there are three.
+        if remaining:  # the median of the last three epochs: the first also traces the step function
             left = _duration(remaining * float(np.median(h.seconds[-3:])))
             self.status.update(f"{h.label}: {h.epochs[-1]} of {self.config.epochs} epochs done, about {left} left")
 
@@ -496,12 +412,8 @@ EPOCH_LINES = 20
 
 
 def shows_epoch_line(epoch: int, epochs: int, learning_rates: list[float]) -> bool:
-    """Whether epoch ``epoch`` (counted from 1) of a run of ``epochs`` gets a line in the log.
-
-    Every epoch, for runs of up to ``EPOCH_LINES`` epochs. A longer run (the paper profile's 182) would print
-    hundreds of lines per chapter, so it prints every k-th epoch (about ``EPOCH_LINES`` lines), the first and the
-    last, and each epoch whose learning rate differs from the one before (where the curves change).
-    """
+    """Whether epoch ``epoch`` (from 1) of a run of ``epochs`` gets a line in the log: every epoch of a short run; of a
+    longer one (the paper's 182) every k-th (about ``EPOCH_LINES``), the first, the last, and each change of rate."""
     if epochs <= EPOCH_LINES or epoch in (1, epochs):
         return True
     if len(learning_rates) >= 2 and learning_rates[-1] != learning_rates[-2]:
@@ -517,8 +429,6 @@ def _duration(seconds: float) -> str:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
 
-
-# --------------------------------------------------------------------------------------------- time estimates
 
 @dataclasses.dataclass(frozen=True)
 class TimeEstimate:
@@ -547,11 +457,10 @@ class TimeEstimate:
 def estimate_training_time(model: keras.Model, dataset: data.ImageDataset,
                            config: profiles.TrainConfig | str | None = None, *, burn_in_steps: int = 2,
                            measured_steps: int = 5, strategy: tf.distribute.Strategy | None = None) -> TimeEstimate:
-    """Time a few training steps on a copy of ``model`` and extrapolate to the whole run under ``config``.
+    """Time a few training steps on a copy of ``model`` (so it is left untouched) and extrapolate to the run.
 
-    The copy (fresh weights, same architecture) takes the steps, so ``model`` itself is left untouched. The first
-    ``burn_in_steps`` are not timed: they include tracing and compiling the step function. ``strategy`` is as in
-    :func:`train`: the copy is built and trained under it.
+    The first ``burn_in_steps`` are not timed: they trace and compile the step function. ``strategy``: as for
+    :func:`train`.
     """
     burn_in_steps = arguments.non_negative_int(burn_in_steps, "burn_in_steps")
     measured_steps = arguments.positive_int(measured_steps, "measured_steps")
