@@ -1,11 +1,8 @@
 """Result files of the runs too long for a chapter (``benchmarks/``), which the chapters read and plot.
 
-A chapter may spend minutes; a run that shows the paper's effects on CIFAR-10 takes an hour or more on two cores.
-Such runs are made by a script in ``benchmarks/`` that stores, in one JSON file, everything a reader needs to judge
-them: the command, the machine, date, versions and load, the training recipe, the data, and every epoch of every run
-(as :class:`~resnet_lessons.train.TrainingHistory`). The script rewrites the file after each finished run, marked
-incomplete until the last one, so an interrupted benchmark loses no finished work and a chapter can show how far it
-got.
+A benchmark script (:func:`run_plan`) stores in one JSON file what a reader needs to judge its runs: the command, the
+machine, date, versions and load, the recipe, the data and every epoch of every run. It rewrites the file after each
+finished run, marked incomplete until the last, so an interrupted benchmark loses no finished work.
 """
 
 from __future__ import annotations
@@ -45,11 +42,7 @@ class RunReport:
     load_average_after: list[float] | None = None  # the load when the file was last written
 
     def run(self, name: str, seed: int) -> Run:
-        """The run of network ``name`` (e.g. ``"plain-56"``) with ``seed``.
-
-        Raises:
-            ValueError: naming the runs there are, if that one is not in the report.
-        """
+        """The run of network ``name`` (e.g. ``"plain-56"``) with ``seed``; a ``ValueError`` naming the runs if none."""
         for run in self.runs:
             if run.name == name and run.seed == seed:
                 return run
@@ -65,11 +58,9 @@ class RunReport:
         return sum(values) / len(values)
 
     def describe(self) -> str:
-        """Where the report came from, in the lines a chapter prints above its figures: data, recipe, command,
-        machine, date, versions, load, and how long the runs took (or that the benchmark has not finished)."""
+        """Where the report came from, in the lines a chapter prints above its figures."""
         where = self.environment
-        data_description = self.runs[0].history.data_description if self.runs else "no runs yet"
-        lines = [f"Data of the stored run: {data_description}",
+        lines = [f"Data of the stored run: {self.runs[0].history.data_description if self.runs else 'no runs yet'}",
                  f"Recipe: {self.config.describe()}",
                  f"Made by: {self.command}",
                  f"On a {where.get('cpu_cores', '?')}-core CPU ({where.get('cpu', 'unknown')}), "
@@ -89,7 +80,7 @@ class RunReport:
             "complete": self.complete,
             "seconds": self.seconds,
             "load_average_after": self.load_average_after,
-            "runs": [{**dataclasses.asdict(run), "history": run.history.to_dict()} for run in self.runs],
+            "runs": [dataclasses.asdict(run) for run in self.runs],  # the history too, as its to_dict gives it
         }
 
     @classmethod
@@ -110,22 +101,14 @@ class RunReport:
 
     @classmethod
     def load(cls, path) -> "RunReport":
-        """Read a report written by :meth:`save`.
-
-        Raises:
-            ValueError: if there is no file at ``path`` or it is not a run report of this version.
-        """
+        """Read a report written by :meth:`save`; a ``ValueError`` if there is none or it is not one of this version."""
         return cls.from_dict(read_report_file(path, kind="run report", required="runs",
                                               remedy="make it with the command its chapter names"))
 
 
 def read_report_file(path, *, kind: str, required: str, remedy: str) -> dict:
-    """The JSON object stored at ``path``, checked to be a ``kind`` (it has the key ``required``).
-
-    Raises:
-        ValueError: naming the file and what is wrong (missing, which ``remedy`` says how to make; not JSON; another
-            kind of file).
-    """
+    """The JSON object stored at ``path``, checked to be a ``kind`` (it has the key ``required``); else a
+    ``ValueError`` naming the file and what is wrong (missing: ``remedy`` says how to make it; not JSON; another kind)."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise ValueError(f"no {kind} at {str(path)!r}: {remedy}")
@@ -151,22 +134,16 @@ class PlannedRun:
         return f"{'resnet' if self.residual else 'plain'}-{self.depth}"
 
 
-def checkpoint_folder(checkpoints, planned: PlannedRun) -> pathlib.Path:
-    """The subfolder of ``checkpoints`` that holds ``planned``'s epochs: ``<name>-seed<seed>``."""
+def _checkpoint_folder(checkpoints, planned: PlannedRun) -> pathlib.Path:
     return pathlib.Path(checkpoints) / f"{planned.name}-seed{planned.seed}"
 
 
 def trained_network(planned: PlannedRun, checkpoints, config: profiles.TrainConfig, *, num_classes: int = 10):
-    """The network of a run :func:`run_plan` finished, with the weights of its last epoch, read from ``checkpoints``.
-
-    For measurements on the trained networks of a stored benchmark (chapter 4's layer responses) without training
-    them again. The checkpoints are not in the repository: they exist where the benchmark ran.
-
-    Raises:
-        ValueError: if there is no checkpoint of the run, or it belongs to another profile or network, or it has
-            fewer than ``config.epochs`` epochs.
+    """The network of a run :func:`run_plan` finished, with its last epoch's weights from ``checkpoints`` (which exist
+    where the benchmark ran, not in the repository): chapter 4 measures layer responses on them without training again.
+    A ``ValueError`` if there is no checkpoint of the run, or one of another profile or network, or an unfinished one.
     """
-    folder = checkpoint_folder(checkpoints, planned)
+    folder = _checkpoint_folder(checkpoints, planned)
     run_file = folder / RUN_FILE
     if not run_file.is_file():
         raise ValueError(f"no checkpoint of {planned.name} seed {planned.seed} in {str(folder)!r}: train it first "
@@ -188,13 +165,11 @@ def trained_network(planned: PlannedRun, checkpoints, config: profiles.TrainConf
 
 def run_plan(plan: list[PlannedRun], dataset: data.ImageDataset, config: profiles.TrainConfig, *, command: str,
              report_path=None, checkpoints=None) -> RunReport:
-    """Train every run of ``plan`` in order under ``config`` and collect them in a :class:`RunReport`.
+    """Train every run of ``plan`` in order under ``config`` (with :func:`profiles.for_depth`'s warm-up) into a report.
 
-    Each run starts from ``seeding.set_seed(seed)``, so it is the same run in every benchmark that plans it: with a
-    shared ``checkpoints`` folder (one subfolder per run, ``<name>-seed<seed>``), a run another benchmark finished is
-    read back instead of trained again, and an interrupted one resumes after its last finished epoch. Networks of
-    110 layers and more get the paper's warm-up (:func:`profiles.for_depth`). After each run the report is written
-    to ``report_path`` (if given), marked complete after the last, and a line says how long the rest should take.
+    Each run starts from ``seeding.set_seed(seed)``, so it is the same run in every benchmark that plans it: in a shared
+    ``checkpoints`` folder (``<name>-seed<seed>`` per run) a finished run is read back and an interrupted one resumes.
+    After each run the report is written to ``report_path`` (if given) and a line says how long the rest should take.
     """
     if not plan:
         raise ValueError("the plan has no runs")
@@ -204,11 +179,10 @@ def run_plan(plan: list[PlannedRun], dataset: data.ImageDataset, config: profile
         seeding.set_seed(planned.seed)
         model = models.cifar_network(planned.depth, residual=planned.residual, input_shape=config.input_shape,
                                      num_classes=dataset.num_classes)
-        folder = checkpoint_folder(checkpoints, planned) if checkpoints else None
+        folder = _checkpoint_folder(checkpoints, planned) if checkpoints else None
         history = train.train(model, dataset, profiles.for_depth(config, planned.depth), seed=planned.seed,
                               label=planned.name, checkpoint_dir=folder)
-        report.runs.append(Run(name=planned.name, depth=planned.depth, residual=planned.residual, seed=planned.seed,
-                               history=history))
+        report.runs.append(Run(name=planned.name, **dataclasses.asdict(planned), history=history))
         report.seconds += history.total_seconds
         print(f"{planned.name} seed {planned.seed}: final training error {100 * history.final('train_error'):5.1f} %,"
               f" test error {100 * history.final('test_error'):5.1f} % ({history.total_seconds / 60:.1f} min)"
