@@ -52,7 +52,7 @@ class Checkpoint(keras.callbacks.Callback):
 
     def restore(self):
         """The history of the run so far, with the model and optimiser set to its last saved epoch; the empty history
-        (and a new folder) if nothing is saved yet. A ``ValueError`` if the folder holds another run or a damaged one."""
+        (and a new folder) if nothing is saved yet. A ``ValueError`` if the folder holds another run, or is damaged."""
         saved = self._saved()
         if saved is None:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -108,7 +108,7 @@ class RunReport:
 
 def read_report_file(path, *, kind: str, required: str, remedy: str) -> dict:
     """The JSON object stored at ``path``, checked to be a ``kind`` (it has the key ``required``); else a
-    ``ValueError`` naming the file and what is wrong (missing: ``remedy`` says how to make it; not JSON; another kind)."""
+    ``ValueError`` naming the file and what is wrong (missing: ``remedy`` says how to make it; not JSON; other kind)."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise ValueError(f"no {kind} at {str(path)!r}: {remedy}")

@@ -3,8 +3,8 @@
 :func:`trained` builds a network and returns it trained, with its history: read back from the store if the same run
 (:func:`run_key`: network and initial weights, config, data, seed, versions, this package's source) finished here
 before, else trained and stored; one line says which. Training is seeded, so both give the same weights, bit for bit.
-The store is a folder of :mod:`resnet_lessons.checkpoints` folders (an interrupted run resumes) in
-``$RESNET_LESSONS_RUN_STORE`` or ``~/.cache/resnet_lessons/runs``; CI starts from an empty one.
+The store, a folder of :mod:`resnet_lessons.checkpoints` folders (an interrupted run resumes), is
+``$RESNET_LESSONS_RUN_STORE`` or ``~/.cache/resnet_lessons/runs``: :func:`clear` it to train again. CI starts empty.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DEFAULT_STORE = pathlib.Path("~/.cache/resnet_lessons/runs")
 
 
 def store_folder(store=None) -> pathlib.Path:
-    """The store's folder: ``store`` if given, else ``$RESNET_LESSONS_RUN_STORE``, else ``~/.cache/resnet_lessons/runs``."""
+    """The store's folder: ``store``, else ``$RESNET_LESSONS_RUN_STORE``, else ``~/.cache/resnet_lessons/runs``."""
     store = (os.environ.get(STORE_ENVIRONMENT_VARIABLE) or DEFAULT_STORE) if store is None else store
     return pathlib.Path(store).expanduser()
 

@@ -192,7 +192,7 @@ class PreparedData:
 
     @property
     def held_out(self) -> tuple[np.ndarray, np.ndarray]:
-        """The (images, labels) measured after every epoch: the validation split if there is one, else the test split."""
+        """The (images, labels) measured after every epoch: the validation split if there is one, else the test one."""
         return self.validation if self.validation is not None else (self.dataset.x_test, self.dataset.y_test)
 
 
