@@ -17,10 +17,10 @@ PROFILE_ENVIRONMENT_VARIABLE = "RESNET_LESSONS_PROFILE"
 
 def step_decay(iteration, *, learning_rate: float, decay_iterations: tuple[int, ...], warmup_iterations: int,
                warmup_learning_rate: float, as_number=float):
-    """The paper's learning rate at SGD step ``iteration`` (from 0): the schedule's one formula.
+    """The paper's learning rate at SGD step ``iteration`` (from 0): ``warmup_learning_rate`` for ``warmup_iterations``
+    steps, then ``learning_rate``, divided by 10 at each of ``decay_iterations``.
 
-    ``warmup_learning_rate`` for ``warmup_iterations`` steps, then ``learning_rate``, divided by 10 at each of
-    ``decay_iterations``. It serves the history (:meth:`TrainConfig.learning_rate_at`, Python ints) and the optimizer
+    The one formula for the history (:meth:`TrainConfig.learning_rate_at`) and the optimizer
     (:class:`resnet_lessons.train.WarmupStepDecay`, a step tensor): ``as_number`` turns a comparison into 1 or 0, and
     the warm-up is chosen by multiplying by it, since a tensor cannot drive an ``if``.
     """
@@ -141,12 +141,9 @@ DEEP_WARMUP_LEARNING_RATE = 0.01
 
 
 def for_depth(config: TrainConfig | str | None, depth: int) -> TrainConfig:
-    """The profile as the paper applies it to a network of ``depth`` weighted layers (chapter 4).
-
-    A profile without a warm-up gets the paper's ResNet-110 one for depths of 110 and more (it trained the 1202-layer
-    net the same way), named ``"<profile>-warmup"`` so histories and checkpoints tell the recipes apart. A profile
-    that warms up already, and shallower nets, are returned unchanged.
-    """
+    """The profile as the paper applies it to a network of ``depth`` weighted layers (chapter 4): from 110 layers a
+    profile without a warm-up gets ResNet-110's, named ``"<profile>-warmup"`` so histories and checkpoints tell the
+    recipes apart (the paper trained the 1202-layer net the same way)."""
     config = get_profile(config)
     arguments.require(arguments.is_int(depth) and depth >= 1, "depth", depth,
                       "a positive integer (number of weighted layers)")

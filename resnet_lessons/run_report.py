@@ -72,16 +72,10 @@ class RunReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return {
-            "report_version": REPORT_VERSION,
-            "command": self.command,
-            "config": dataclasses.asdict(self.config),
-            "environment": self.environment,
-            "complete": self.complete,
-            "seconds": self.seconds,
-            "load_average_after": self.load_average_after,
-            "runs": [dataclasses.asdict(run) for run in self.runs],  # the history too, as its to_dict gives it
-        }
+        return {"report_version": REPORT_VERSION, "command": self.command, "config": dataclasses.asdict(self.config),
+                "environment": self.environment, "complete": self.complete, "seconds": self.seconds,
+                "load_average_after": self.load_average_after,
+                "runs": [dataclasses.asdict(run) for run in self.runs]}  # histories too, as their to_dict gives them
 
     @classmethod
     def from_dict(cls, values: dict) -> "RunReport":
