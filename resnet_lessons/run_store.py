@@ -1,7 +1,7 @@
 """Train once, reuse everywhere: finished training runs kept on this machine, keyed by everything that decides them.
 
 :func:`trained` builds a network and returns it trained, with its history: read back from the store if the same run
-(:func:`run_key`: network and initial weights, config, data, seed, versions, this package's source) finished here
+(:func:`run_key`: network, layers and initial weights, config, data, seed, versions, this package's source) finished here
 before, else trained and stored; one line says which. Training is seeded, so both give the same weights, bit for bit.
 The store, a folder of :mod:`resnet_lessons.checkpoints` folders (an interrupted run resumes), is
 ``$RESNET_LESSONS_RUN_STORE`` or ``~/.cache/resnet_lessons/runs``: :func:`clear` it to train again. CI starts empty.
@@ -46,15 +46,21 @@ def run_key(model: keras.Model, dataset: data.ImageDataset, config: profiles.Tra
             replicas: int = 1) -> dict:
     """Everything that decides a training run, as JSON would store it.
 
-    ``model`` is the network before training: its initial weights tell apart two networks of one name and size built
-    differently (plain-56 with He and with Dirac initialisation, chapter 7). ``replicas`` enters only above one (batch
-    norm's statistics are per replica), so one-device runs keep one key under the default strategy or none.
+    ``model`` is the network before training. Its layers' kinds and settings (names aside, which Keras may number)
+    tell apart nets of one name, size and initial weights that compute different functions (ResNet-20 with a ReLU on
+    its logits, chapter 5); its initial weights tell apart nets built alike but initialised differently (plain-56
+    with He and with Dirac initialisation, chapter 7). ``replicas`` enters only above one (batch norm's statistics are
+    per replica), so one-device runs keep one key under the default strategy or none.
     """
     replicas = arguments.positive_int(replicas, "replicas")
     weights = hashlib.sha256()
     for value in model.get_weights():
         weights.update(np.ascontiguousarray(value).tobytes())
-    key = {"network": model.name, "parameters": model.count_params(), "initial_weights": weights.hexdigest(),
+    layers = [(type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
+              for layer in model.layers]
+    architecture = hashlib.sha256(json.dumps(layers, sort_keys=True, default=str).encode()).hexdigest()
+    key = {"network": model.name, "parameters": model.count_params(), "architecture": architecture,
+           "initial_weights": weights.hexdigest(),
            "config": dataclasses.asdict(config), "data": dataset.description, "seed": seed,
            "resnet_lessons": resnet_lessons.__version__, "source": source_digest(), "keras": keras.__version__,
            "tensorflow": tf.__version__, **({"replicas": replicas} if replicas > 1 else {})}

@@ -61,15 +61,23 @@ def test_the_key_holds_everything_that_decides_a_run(dataset, tmp_path):
               # the same network built with other initial weights (chapter 7's Dirac plain-56)
               run_store.run_folder(models.plain20(input_shape=TINY.input_shape, kernel_initializer="zeros"), dataset,
                                    TINY, 0, tmp_path)]
-    assert len({folder, *others}) == 7
+    # the same name, size and initial weights, another function: a ReLU on the logits (chapter 5)
+    seeding.set_seed(0)
+    plain = BUILD()
+    seeding.set_seed(0)
+    with_relu = models.plain20(input_shape=TINY.input_shape, classifier_activation="relu")
+    assert weights_of(with_relu)[0].tobytes() == weights_of(plain)[0].tobytes() and with_relu.name == plain.name
+    others.append(run_store.run_folder(with_relu, dataset, TINY, 0, tmp_path))
+    assert run_store.run_folder(plain, dataset, TINY, 0, tmp_path) not in others
+    assert len({folder, *others}) == 8
     seeding.set_seed(0)
     first = BUILD()
     seeding.set_seed(0)
     assert run_store.run_folder(BUILD(), dataset, TINY, 0, tmp_path) == run_store.run_folder(first, dataset, TINY, 0,
                                                                                             tmp_path)
     key = run_store.run_key(model, dataset, TINY, 0)
-    assert sorted(key) == ["config", "data", "initial_weights", "keras", "network", "parameters", "resnet_lessons",
-                           "seed", "source", "tensorflow"]
+    assert sorted(key) == ["architecture", "config", "data", "initial_weights", "keras", "network", "parameters",
+                           "resnet_lessons", "seed", "source", "tensorflow"]
     assert key["source"] == run_store.source_digest() and len(key["source"]) == 64
     assert key["config"]["epochs"] == 2 and key["data"] == dataset.description
 
