@@ -146,7 +146,7 @@ def compare_blocks(candidate: Callable, reference: Callable, *, input_shape: Seq
     if counts[0] != counts[1]:
         return result(None, f"parameter counts differ: {counts[0]:,} against {counts[1]:,}")
     rng = np.random.default_rng(seed)
-    _randomise_batch_norms(reference_model, rng)
+    randomise_batch_norms(reference_model, rng)
     reference_names = {layer.name for layer in weighted_layers(reference_model)}
     same_names = reference_names == {layer.name for layer in weighted_layers(candidate_model)}
     try:
@@ -209,7 +209,13 @@ def compare_predictions(first: keras.Model, second: keras.Model, batches) -> Pre
                                 only_first_right=only_right[0], only_second_right=only_right[1])
 
 
-def _randomise_batch_norms(model, rng):
+def randomise_batch_norms(model: keras.Model, rng=0) -> None:
+    """Give every batch norm of ``model`` a random scale, shift, moving mean and variance, in place.
+
+    Freshly built, a batch norm in inference mode is the identity, so two nets compared there cannot show a batch norm
+    in the wrong place or a statistic not copied; with random ones they do. ``rng``: a seed or a NumPy ``Generator``.
+    """
+    rng = np.random.default_rng(rng)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             shape = layer.moving_mean.shape

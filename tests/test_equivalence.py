@@ -173,3 +173,21 @@ def test_unknown_match_names_all_three():
     net = _small_net("net")
     with pytest.raises(ValueError, match="'name', 'order', 'structure'"):
         equivalence.copy_weights(net, net, match="graph")
+
+
+def test_randomise_batch_norms_sets_every_statistic_from_its_seed():
+    def build():
+        inputs = keras.Input((4, 4, 3))
+        x = keras.layers.BatchNormalization(name="first")(inputs)
+        return keras.Model(inputs, keras.layers.BatchNormalization(name="second")(x))
+
+    model, same_seed, other_seed = build(), build(), build()
+    fresh = [np.asarray(weight) for weight in model.get_weights()]
+    equivalence.randomise_batch_norms(model, 3)
+    equivalence.randomise_batch_norms(same_seed, np.random.default_rng(3))  # a generator works as its seed does
+    equivalence.randomise_batch_norms(other_seed, 4)
+    for new, old in zip(model.get_weights(), fresh):  # scale, shift, moving mean and variance of both layers
+        assert not np.allclose(new, old)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), same_seed.get_weights()))
+    assert not any(np.array_equal(a, b) for a, b in zip(model.get_weights(), other_seed.get_weights()))
+    assert all(np.all(variance > 0) for variance in model.get_weights()[3::4])

@@ -4,16 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from resnet_lessons import blocks, identity, models
-
-
-def _randomise_batch_norms(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            shape = layer.gamma.shape
-            layer.set_weights([rng.uniform(0.5, 1.5, shape), rng.normal(0, 0.3, shape), rng.normal(0, 0.3, shape),
-                               rng.uniform(0.5, 2.0, shape)])
+from resnet_lessons import blocks, equivalence, identity, models
 
 
 def _conv_bn_relu(channels=8, **conv_kwargs):
@@ -39,7 +30,7 @@ def test_dirac_kernel_rejects_bad_sizes(kernel_size, channels):
 @pytest.mark.parametrize("use_bias", [False, True])
 def test_conv_bn_relu_set_to_identity_passes_non_negative_inputs_exactly(use_bias):
     model = _conv_bn_relu(use_bias=use_bias)
-    _randomise_batch_norms(model)
+    equivalence.randomise_batch_norms(model)
     for name in ("conv", "bn"):
         identity.set_to_identity(model.get_layer(name))
     inputs = np.maximum(np.random.default_rng(1).normal(size=(4, 6, 6, 8)), 0).astype("float32")
@@ -84,7 +75,7 @@ def test_deepen_plain20_into_plain56_keeps_the_function():
     keras.utils.set_random_seed(0)
     shallow = models.plain20(input_shape=(8, 8, 3))
     deep = models.plain56(input_shape=(8, 8, 3))
-    _randomise_batch_norms(shallow)
+    equivalence.randomise_batch_norms(shallow)
     names = identity.deepen(shallow, deep)
     # Blocks 4-9 of three stages, two conv-BN pairs each.
     assert len(names) == 3 * 6 * 4

@@ -80,21 +80,11 @@ def test_basic_block_nets_project_only_where_the_shape_changes():
     assert tuple(built(18).get_layer("conv5_block2_out").output.shape[1:]) == (7, 7, 512)
 
 
-def _randomise_batch_norm_statistics(model, seed=0):
-    """Give every batch norm random scale, shift, mean and variance, so that copying them is tested too."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, variance.shape)])
-
-
 @pytest.fixture(scope="module")
 def keras_resnet50_logits():
     keras.utils.set_random_seed(0)
     reference = keras.applications.ResNet50(weights=None, classifier_activation=None)
-    _randomise_batch_norm_statistics(reference)
+    equivalence.randomise_batch_norms(reference)  # so that copying them is tested too
     return reference
 
 
@@ -116,7 +106,7 @@ def test_resnet50_equals_keras_applications_on_the_same_weights(keras_resnet50_l
 def test_softmax_outputs_equal_keras_applications_default():
     keras.utils.set_random_seed(0)
     reference = keras.applications.ResNet50(weights=None)  # softmax output, its default
-    _randomise_batch_norm_statistics(reference, seed=2)
+    equivalence.randomise_batch_norms(reference, 2)
     ours = models.resnet50(use_bias=True, classifier_activation="softmax")
     equivalence.copy_weights(reference, ours)
     inputs = np.random.default_rng(3).normal(0, 50, size=(2, 224, 224, 3)).astype("float32")
