@@ -16,10 +16,9 @@ from resnet_lessons import complexity, equivalence, models
 # The paper's Table 1: multiply-adds ("FLOPs") per image at 224x224, in units of 10^9.
 TABLE_1_GIGA_MULTIPLY_ADDS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
 # The same networks' trainable parameters without conv biases; they equal torchvision's published counts
-# (resnet18 11,689,512 ... resnet152 60,192,808; torchvision's v1.5 placement changes no shape). BOOK.md gives
-# ResNet-50's 25,557,032.
+# (resnet18 11,689,512 ... resnet152 60,192,808; torchvision's v1.5 placement changes no shape).
 TRAINABLE_WITHOUT_BIASES = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
-# keras.applications.ResNet50 (BOOK.md): with its conv biases, in all and trainable.
+# keras.applications.ResNet50(weights=None)'s counts (Keras 3), with its conv biases: in all and trainable.
 KERAS_RESNET50_TOTAL = 25_636_712
 KERAS_RESNET50_TRAINABLE = 25_583_592
 # ResNet-101 and ResNet-152 take 5-7 s each to build: slow.
