@@ -11,8 +11,8 @@ and the ReLU after it. The pre-activation block (He et al. 2016) follows ``ResNe
 
 Shortcut options (He et al. 2015, Sec. 3.3): ``"A"`` identity, subsampled and zero-padded where the shape changes (no
 parameters: a residual net has as many as the plain net of its depth); ``"B"`` a 1x1 projection where the shape
-changes; ``"C"`` a projection on every block. A block checks the option; :func:`shortcut` re-checks it only because
-a reader may call it directly.
+changes; ``"C"`` a projection on every block. The blocks take it as ``shortcut=``, as the models do; a block checks
+it, and :func:`shortcut_path` (the layers it stands for) re-checks it only because a reader may call it directly.
 
 Chapter 7's options, off by default (names and parameter counts above unchanged): ``gated=True`` adds a :class:`Gate`
 on a basic block's branch and shortcut, to delete a block at test time or let the gradient through one side
@@ -175,8 +175,8 @@ def _projects(x, filters: int, strides: int, option: str) -> bool:
     return {"A": False, "B": shape_changes, "C": True}[option]
 
 
-def shortcut(x, filters: int, strides: int, option: str, name: str, *, use_bias: bool = False,
-             batch_norm: bool = True):
+def shortcut_path(x, filters: int, strides: int, option: str, name: str, *, use_bias: bool = False,
+                  batch_norm: bool = True):
     """A residual block's shortcut under option ``"A"``, ``"B"`` or ``"C"`` (either case), layers ``{name}_0_...``.
 
     ``batch_norm=False``: a projection is a convolution alone (the pre-activation block's). Returns a tensor
@@ -190,13 +190,13 @@ def shortcut(x, filters: int, strides: int, option: str, name: str, *, use_bias:
     return ZeroPadShortcut(filters, strides, name=f"{name}_0_pad")(x)
 
 
-def basic_block(x, filters: int, strides: int = 1, *, name: str, residual: bool = True, shortcut_option: str = "A",
+def basic_block(x, filters: int, strides: int = 1, *, name: str, residual: bool = True, shortcut: str = "A",
                 zero_init_residual: bool = False, use_bias: bool = False, kernel_initializer="he_normal",
                 batch_norm: bool = True, skip_init: bool = False, gated: bool = False):
     """The two-layer block of ResNet-18/34 and the CIFAR nets: 3x3 conv-BN-ReLU, 3x3 conv-BN, (+ shortcut), ReLU.
 
     ``residual=False`` gives the matching *plain* block, the paper's baseline (Fig. 1, 4 and 6); it ignores
-    ``shortcut_option``. The options of chapter 7 are in the module docstring.
+    ``shortcut``. The options of chapter 7 are in the module docstring.
 
     Args:
         strides: stride of the first convolution (2 halves the feature map at a stage's first block).
@@ -207,7 +207,7 @@ def basic_block(x, filters: int, strides: int = 1, *, name: str, residual: bool 
         gated: add the :class:`Gate` layers ``{name}_branch_gate`` and ``{name}_shortcut_gate``.
     """
     filters, strides = _check_filters_and_strides(filters, strides)
-    shortcut_option = validate_shortcut(shortcut_option)
+    shortcut = validate_shortcut(shortcut)
     for flag, value in (("batch_norm", batch_norm), ("skip_init", skip_init), ("gated", gated)):
         arguments.require(isinstance(value, bool), flag, value, "True or False")
     if skip_init and not residual:
@@ -224,7 +224,7 @@ def basic_block(x, filters: int, strides: int = 1, *, name: str, residual: bool 
         y = SkipInit(0.0, name=f"{name}_skip_init")(y)
     if residual or gated:
         # A gated plain block's shortcut is option A (no parameters), closed: the block computes what it did.
-        side = shortcut(x, filters, strides, shortcut_option if residual else "A", name, use_bias=use_bias)
+        side = shortcut_path(x, filters, strides, shortcut if residual else "A", name, use_bias=use_bias)
         if gated:
             side = Gate(forward=1.0 if residual else 0.0, name=f"{name}_shortcut_gate")(side)
             y = Gate(name=f"{name}_branch_gate")(y)
@@ -233,7 +233,7 @@ def basic_block(x, filters: int, strides: int = 1, *, name: str, residual: bool 
 
 
 def bottleneck_block(x, filters: int, strides: int = 1, *, name: str, stride_on: str = "1x1",
-                     shortcut_option: str = "B", zero_init_residual: bool = False, use_bias: bool = False):
+                     shortcut: str = "B", zero_init_residual: bool = False, use_bias: bool = False):
     """The bottleneck block of ResNet-50/101/152 (Fig. 5, right): 1x1 reduce, 3x3, 1x1 expand, (+ shortcut), ReLU.
 
     The third convolution's batch norm is added to the shortcut *before* the last ReLU, so the branch can cancel part
@@ -244,11 +244,11 @@ def bottleneck_block(x, filters: int, strides: int = 1, *, name: str, stride_on:
         filters: channels of the first two convolutions; the block outputs ``4 * filters``.
         stride_on: ``"1x1"`` (the paper, ``keras.applications``) or ``"3x3"`` ("v1.5", padded symmetrically by an
             explicit ``{name}_2_pad`` as in PyTorch); the projection is strided either way.
-        shortcut_option: ``"B"`` (the paper's ImageNet models), ``"A"`` or ``"C"``.
+        shortcut: ``"B"`` (the paper's ImageNet models), ``"A"`` or ``"C"``.
         zero_init_residual: start the last batch-norm scale at zero, so the block starts as ``relu(shortcut)``.
     """
     filters, strides = _check_filters_and_strides(filters, strides)
-    shortcut_option = validate_shortcut(shortcut_option)
+    shortcut = validate_shortcut(shortcut)
     stride_on = validate_stride_placement(stride_on)
     reduce_strides, middle_strides = (strides, 1) if stride_on == "1x1" else (1, strides)
     y = conv_bn(x, filters, 1, reduce_strides, f"{name}_1", use_bias=use_bias)  # (batch, H', W', filters)
@@ -260,12 +260,12 @@ def bottleneck_block(x, filters: int, strides: int = 1, *, name: str, stride_on:
     y = layers.Activation("relu", name=f"{name}_2_relu")(y)
     output_filters = BOTTLENECK_EXPANSION * filters
     y = conv_bn(y, output_filters, 1, 1, f"{name}_3", use_bias=use_bias, gamma_zero=zero_init_residual)
-    residual = shortcut(x, output_filters, strides, shortcut_option, name, use_bias=use_bias)
+    residual = shortcut_path(x, output_filters, strides, shortcut, name, use_bias=use_bias)
     y = layers.Add(name=f"{name}_add")([residual, y])  # (batch, H / strides, W / strides, 4 * filters)
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def preact_basic_block(x, filters: int, strides: int = 1, *, name: str, shortcut_option: str = "A"):
+def preact_basic_block(x, filters: int, strides: int = 1, *, name: str, shortcut: str = "A"):
     """The full pre-activation basic block (He et al. 2016, Fig. 4e): BN-ReLU-conv-BN-ReLU-conv, + shortcut.
 
     Nothing follows the sum, ``{name}_out``: the next block normalises its own input, and the net ends with one
@@ -273,13 +273,13 @@ def preact_basic_block(x, filters: int, strides: int = 1, *, name: str, shortcut
     identity or option A shortcut from the block's input, so the path from block to block stays a clean identity.
     """
     filters, strides = _check_filters_and_strides(filters, strides)
-    shortcut_option = validate_shortcut(shortcut_option)
+    shortcut = validate_shortcut(shortcut)
     activated = bn_relu(x, f"{name}_preact")  # (batch, H, W, C)
     y = conv_bn(activated, filters, 3, strides, f"{name}_1", batch_norm=False)
     y = bn_relu(y, f"{name}_1")
     y = conv_bn(y, filters, 3, 1, f"{name}_2", batch_norm=False)
-    side = activated if _projects(x, filters, strides, shortcut_option) else x
-    side = shortcut(side, filters, strides, shortcut_option, name, batch_norm=False)
+    side = activated if _projects(x, filters, strides, shortcut) else x
+    side = shortcut_path(side, filters, strides, shortcut, name, batch_norm=False)
     return layers.Add(name=f"{name}_out")([side, y])  # (batch, H / strides, W / strides, filters)
 
 

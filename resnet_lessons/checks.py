@@ -105,13 +105,13 @@ def check_identity_kernel(answer) -> CheckResult:
 def check_projection_block(block) -> CheckResult:
     """Check a residual block with option B shortcuts: a 1x1 projection only where the shape changes (chapter 3).
 
-    ``block(x, filters, strides, name)`` is compared with ``blocks.basic_block(..., shortcut_option="B")``.
+    ``block(x, filters, strides, name)`` is compared with ``blocks.basic_block(..., shortcut="B")``.
     """
     if _unanswered(block):
         return NO_ANSWER
     if not callable(block):
         raise ValueError(f"answer must be a block function block(x, filters, strides, name), got {block!r}")
-    reference = functools.partial(blocks.basic_block, shortcut_option="B")
+    reference = functools.partial(blocks.basic_block, shortcut="B")
     for in_channels, filters, strides in ((16, 32, 2), (16, 16, 1)):
         case = f"for {in_channels} -> {filters} channels at stride {strides}"
         try:

@@ -142,7 +142,7 @@ def cifar_network(depth: int, *, residual: bool, shortcut: str = "A", num_classe
         raise ValueError("zero_init_residual=True needs residual=True: a plain block has no residual branch")
     # basic_block checks the shortcut option and the flags, plain or residual.
     use_bias = not batch_norm  # without batch norm nothing else gives a convolution's output a shift
-    block = functools.partial(blocks.basic_block, residual=residual, shortcut_option=shortcut, use_bias=use_bias,
+    block = functools.partial(blocks.basic_block, residual=residual, shortcut=shortcut, use_bias=use_bias,
                               zero_init_residual=zero_init_residual, kernel_initializer=kernel_initializer,
                               batch_norm=batch_norm, skip_init=skip_init, gated=gated)
     stem = functools.partial(cifar_stem, use_bias=use_bias, batch_norm=batch_norm)
@@ -184,7 +184,7 @@ def cifar_preact_resnet(depth: int, *, shortcut: str = "A", num_classes: int = 1
     their channels add up the same. A projection (``shortcut="B"`` or ``"C"``) is a 1x1 convolution without batch norm.
     """
     return build_network(input_shape=input_shape, stem=cifar_preact_stem, stages=cifar_stages(depth),
-                         block=functools.partial(blocks.preact_basic_block, shortcut_option=shortcut),
+                         block=functools.partial(blocks.preact_basic_block, shortcut=shortcut),
                          after_stages=functools.partial(blocks.bn_relu, name="post"), num_classes=num_classes,
                          name=f"resnet{depth}_preact", classifier_activation=classifier_activation)
 
@@ -239,7 +239,7 @@ def imagenet_resnet(depth: int, *, input_shape: Sequence[int] = (224, 224, 3), n
         block = functools.partial(blocks.bottleneck_block, stride_on=stride_on, use_bias=use_bias)
     else:  # a basic block has no 1x1 convolution to move the stride from; a wrong value is refused all the same
         blocks.validate_stride_placement(stride_on)
-        block = functools.partial(blocks.basic_block, shortcut_option="B", use_bias=use_bias)
+        block = functools.partial(blocks.basic_block, shortcut="B", use_bias=use_bias)
     return build_network(input_shape=input_shape, stem=functools.partial(imagenet_stem, use_bias=use_bias),
                          stages=stages, block=block, num_classes=num_classes, name=f"resnet{depth}",
                          classifier_activation=classifier_activation, include_top=include_top)

@@ -34,8 +34,8 @@ def test_zero_pad_shortcut_cannot_remove_channels():
 @pytest.mark.parametrize("option, strides, in_channels, projection", [
     ("A", 1, 16, False), ("A", 2, 16, False), ("B", 1, 16, False), ("B", 2, 16, True), ("C", 1, 16, True),
 ])
-def test_shortcut_options_project_where_the_paper_says(option, strides, in_channels, projection):
-    model = block_model((8, 8, in_channels), 16 * strides, strides, shortcut_option=option)
+def test_shortcuts_project_where_the_paper_says(option, strides, in_channels, projection):
+    model = block_model((8, 8, in_channels), 16 * strides, strides, shortcut=option)
     names = {layer.name for layer in model.layers}
     assert ("b_0_conv" in names) == projection
     assert ("b_0_pad" in names) == (option == "A" and strides == 2)
@@ -48,7 +48,7 @@ def test_plain_block_has_no_addition():
 
 
 def test_basic_block_parameter_count():
-    model = block_model((8, 8, 16), 32, 2, shortcut_option="B")
+    model = block_model((8, 8, 16), 32, 2, shortcut="B")
     convs = 3 * 3 * 16 * 32 + 3 * 3 * 32 * 32 + 16 * 32
     batch_norms = 3 * 2 * 32
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == convs + batch_norms
@@ -60,13 +60,13 @@ def test_use_bias_gives_convolutions_biases():
 
 
 @pytest.mark.parametrize("option", ["a", "b", "c"])
-def test_shortcut_option_is_case_insensitive(option):
+def test_shortcut_is_case_insensitive(option):
     assert blocks.validate_shortcut(option) == option.upper()
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"shortcut_option": "D"}, "unknown shortcut option"),
-    ({"shortcut_option": None}, "unknown shortcut option"),
+    ({"shortcut": "D"}, "unknown shortcut option"),
+    ({"shortcut": None}, "unknown shortcut option"),
 ])
 def test_bad_block_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -139,7 +139,7 @@ def test_bottleneck_zero_init_starts_as_relu_of_the_input():
 
 
 def test_bottleneck_with_option_a_pads_zeros():
-    names = {layer.name for layer in bottleneck_model((8, 8, 16), 8, 2, shortcut_option="A").layers}
+    names = {layer.name for layer in bottleneck_model((8, 8, 16), 8, 2, shortcut="A").layers}
     assert "b_0_pad" in names and "b_0_conv" not in names
 
 
@@ -174,7 +174,7 @@ def preact_model(input_shape, filters, strides, **kwargs):
 
 @pytest.mark.parametrize("option, projection", [("A", 0), ("B", 1 * 1 * 16 * 32), ("C", 1 * 1 * 16 * 32)])
 def test_preact_block_parameter_count_by_hand(option, projection):
-    model = preact_model((8, 8, 16), 32, 2, shortcut_option=option)
+    model = preact_model((8, 8, 16), 32, 2, shortcut=option)
     # BN(16) - conv 3x3 16->32 - BN(32) - conv 3x3 32->32, and a projection without batch norm
     expected = 2 * 16 + 3 * 3 * 16 * 32 + 2 * 32 + 3 * 3 * 32 * 32 + projection
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == expected
@@ -182,13 +182,13 @@ def test_preact_block_parameter_count_by_hand(option, projection):
 
 
 def test_preact_block_layer_names_follow_keras_resnet_v2():
-    names = {layer.name for layer in preact_model((8, 8, 16), 32, 2, shortcut_option="B").layers[1:]}
+    names = {layer.name for layer in preact_model((8, 8, 16), 32, 2, shortcut="B").layers[1:]}
     assert names == {"b_preact_bn", "b_preact_relu", "b_1_conv", "b_1_bn", "b_1_relu", "b_2_conv", "b_0_conv",
                      "b_out"}
 
 
 def test_preact_block_projects_the_normalised_input_and_keeps_the_identity_clean():
-    projecting = preact_model((8, 8, 16), 32, 2, shortcut_option="B")
+    projecting = preact_model((8, 8, 16), 32, 2, shortcut="B")
     assert projecting.get_layer("b_0_conv").input is projecting.get_layer("b_preact_relu").output
     padding = preact_model((8, 8, 16), 32, 2)
     assert padding.get_layer("b_0_pad").input is padding.input
@@ -200,7 +200,7 @@ def test_preact_block_projects_the_normalised_input_and_keeps_the_identity_clean
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"shortcut_option": "D"}, "unknown shortcut option"),
+    ({"shortcut": "D"}, "unknown shortcut option"),
     ({"filters": 0}, "positive integer"),
     ({"strides": 1.0}, "positive integer"),
 ])
@@ -218,5 +218,5 @@ def test_bn_relu_names():
 def test_shortcut_called_directly_names_a_bad_option_and_accepts_lower_case():
     inputs = keras.Input((8, 8, 16))
     with pytest.raises(ValueError, match="unknown shortcut option 'D'"):
-        blocks.shortcut(inputs, 32, 2, "D", name="s")
-    assert blocks.shortcut(inputs, 32, 2, "b", name="s").shape[1:] == (4, 4, 32)
+        blocks.shortcut_path(inputs, 32, 2, "D", name="s")
+    assert blocks.shortcut_path(inputs, 32, 2, "b", name="s").shape[1:] == (4, 4, 32)

@@ -43,7 +43,7 @@ def test_projection_block_checker_passes_right_answers():
     assert result and "same outputs" in result.message
 
     def package_block(x, filters, strides, name):
-        return blocks.basic_block(x, filters, strides, name=name, shortcut_option="B")
+        return blocks.basic_block(x, filters, strides, name=name, shortcut="B")
 
     assert checks.check_projection_block(package_block)
 
@@ -76,7 +76,7 @@ def test_projection_block_checker_explains_a_missing_projection_and_a_wrong_stri
     def stride_on_second(x, filters, strides, name):
         y = layers.ReLU()(blocks.conv_bn(x, filters, 3, 1, f"{name}_1"))
         y = blocks.conv_bn(y, filters, 3, 1, f"{name}_2")
-        return layers.ReLU()(layers.Add()([blocks.shortcut(x, filters, 1, "B", name), y]))
+        return layers.ReLU()(layers.Add()([blocks.shortcut_path(x, filters, 1, "B", name), y]))
 
     unstrided = checks.check_projection_block(stride_on_second)
     assert not unstrided and "the stride goes on" in unstrided.message

@@ -15,7 +15,7 @@ from resnet_lessons import blocks, diagram, equivalence, models  # noqa: E402
 
 
 def _block(option="A", strides=1, filters=16, residual=True):
-    block = functools.partial(blocks.basic_block, shortcut_option=option, residual=residual)
+    block = functools.partial(blocks.basic_block, shortcut=option, residual=residual)
     return equivalence.block_model(block, input_shape=(8, 8, 16), filters=filters, strides=strides, name="b")
 
 

@@ -78,7 +78,7 @@ def _reordered_block(x, filters, strides, name):
 
 
 def _package_block_b(x, filters, strides, name):
-    return blocks.basic_block(x, filters, strides, name=name, shortcut_option="B")
+    return blocks.basic_block(x, filters, strides, name=name, shortcut="B")
 
 
 def test_structure_match_pairs_layers_created_in_another_order():
@@ -130,7 +130,7 @@ def test_compare_blocks_reports_the_differences():
         from keras import layers
         y = layers.ReLU()(blocks.conv_bn(x, filters, 3, strides, f"{name}_1"))
         y = layers.ReLU()(blocks.conv_bn(y, filters, 3, 1, f"{name}_2"))
-        return layers.Add()([y, blocks.shortcut(x, filters, strides, "B", name)])
+        return layers.Add()([y, blocks.shortcut_path(x, filters, strides, "B", name)])
 
     wrong = equivalence.compare_blocks(relu_before_add, _package_block_b, input_shape=(8, 8, 16), filters=32,
                                        strides=2)

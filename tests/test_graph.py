@@ -8,7 +8,7 @@ from resnet_lessons import blocks, graph
 
 def _block(option="A", strides=1, filters=16):
     inputs = keras.Input((8, 8, 16), name="x")
-    return keras.Model(inputs, blocks.basic_block(inputs, filters, strides, name="b", shortcut_option=option))
+    return keras.Model(inputs, blocks.basic_block(inputs, filters, strides, name="b", shortcut=option))
 
 
 def test_identity_shortcut_feeds_the_input_into_the_addition():

@@ -121,7 +121,7 @@ def test_count_parameters_rejects_non_models():
         models.count_parameters("resnet20")
 
 
-def test_plain_nets_refuse_an_unknown_shortcut_option_too():
+def test_plain_nets_refuse_an_unknown_shortcut_too():
     with pytest.raises(ValueError, match="unknown shortcut option 'D'"):
         models.plain20(shortcut="D")
 
@@ -139,7 +139,7 @@ def test_builder_takes_a_block_defined_here_without_any_edit():
     def one_conv_block(x, filters, strides, name):
         """A residual block with a single 3x3 conv-BN on its branch: a kind the package does not define."""
         y = blocks.conv_bn(x, filters, 3, strides, f"{name}_1")
-        y = layers.Add(name=f"{name}_add")([blocks.shortcut(x, filters, strides, "A", name), y])
+        y = layers.Add(name=f"{name}_add")([blocks.shortcut_path(x, filters, strides, "A", name), y])
         return layers.Activation("relu", name=f"{name}_out")(y)
 
     model = models.build_network(input_shape=(8, 8, 3), stem=models.cifar_stem, stages=models.cifar_stages(8),
