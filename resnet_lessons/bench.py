@@ -1,14 +1,11 @@
 """Timing a network honestly: the blog's ``time_tensorflow_run`` in TensorFlow 2, done properly (chapter 6).
 
-The blog times ResNet-50 on a batch of 16 images of 224x224: 10 untimed *burn-in* steps, then 100 timed ones, mean
-and spread per batch, forward and forward-backward. This module keeps that recipe and adds what makes a benchmark
-trustworthy: the median; results read back before the clock stops (:mod:`resnet_lessons.timing`); three modes, three
-executions (eager, ``tf.function``, XLA) and mixed precision; images/s and GFLOP/s against the machine's own
-ceiling; several models timed *interleaved*, so a change in the machine's load falls on all alike; and a JSON report
-with the machine and the command. The specs are in :mod:`resnet_lessons.bench_specs`, the results and reports in
-:mod:`resnet_lessons.bench_report`; chapter 6 imports their names from here.
-
-``python -m resnet_lessons.bench`` runs the blog's benchmark on our ResNet-50 and ``keras.applications.ResNet50``.
+The blog times ResNet-50 on 16 images of 224x224: 10 untimed *burn-in* steps, then the mean and spread of 100 timed
+ones. This module adds the median, results read back before the clock stops (:mod:`resnet_lessons.timing`), three
+modes, three executions and mixed precision, images/s and GFLOP/s against the machine's ceiling, models timed
+*interleaved* so a change in the machine's load falls on all alike, and a JSON report with the machine and the
+command. Specs are in :mod:`resnet_lessons.bench_specs`, results and reports in :mod:`resnet_lessons.bench_report`;
+chapter 6 imports their names from here. ``python -m resnet_lessons.bench`` runs the blog's benchmark.
 """
 
 from __future__ import annotations
@@ -240,15 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "interleaved step by step in one run.",
         epilog="The default is the blog's benchmark, our ResNet-50 against keras.applications.ResNet50: about 15 "
                "minutes on 2 CPU cores. A quick check: --batch-sizes 2 --image-size 64 --steps 3 --burn-in 1.")
-    parser.add_argument("--models", nargs="+", choices=tuple(MODELS), default=["ours", "keras"], metavar="MODEL",
-                        help=f"models to time: {', '.join(MODELS)} (default: ours keras)")
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=["forward", "forward-backward"], metavar="MODE",
-                        help=f"{', '.join(MODES)} (default: forward forward-backward)")
-    parser.add_argument("--executions", nargs="+", choices=EXECUTIONS, default=["function"], metavar="EXECUTION",
-                        help=f"{', '.join(EXECUTIONS)} (default: function)")
-    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["float32"], metavar="PRECISION",
-                        help=f"{', '.join(PRECISIONS)} (default: float32); mixed ones only where the device has "
-                             "the format (see --list)")
+    for option, choices, default, help_start, help_end in (
+            ("models", tuple(MODELS), ["ours", "keras"], "models to time: ", ""),
+            ("modes", MODES, ["forward", "forward-backward"], "", ""),
+            ("executions", EXECUTIONS, ["function"], "", ""),
+            ("precisions", PRECISIONS, ["float32"], "", "; mixed ones only where the device has the format "
+                                                        "(see --list)")):
+        parser.add_argument(f"--{option}", nargs="+", choices=choices, default=default, metavar=option[:-1].upper(),
+                            help=f"{help_start}{', '.join(choices)} (default: {' '.join(default)}){help_end}")
     parser.add_argument("--batch-sizes", nargs="+", type=_positive_int, default=[BLOG_BATCH_SIZE], metavar="N",
                         help=f"images per step (default: {BLOG_BATCH_SIZE})")
     parser.add_argument("--image-size", type=_positive_int, default=BLOG_IMAGE_SIZE,
@@ -267,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="forbid TensorFloat-32, so float32 means float32 on Ampere and later GPUs "
                              "(TensorFlow allows TF32 by default there; the report records which)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
-    parser.add_argument("--list", action="store_true", help="list the models and the precisions this machine supports")
+    parser.add_argument("--list", action="store_true",
+                        help="list the models and the precisions this machine supports, and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only the results")
     return parser
 

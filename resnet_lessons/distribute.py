@@ -1,19 +1,12 @@
 """Training on several devices with ``tf.distribute``, and checking that it computes what one device computes.
 
-Chapter 4: the paper trained "with a mini-batch size of 128 on two GPUs". Build the model inside a strategy's scope
-and pass the strategy to :func:`resnet_lessons.train.train`::
-
-    strategy = distribute.choose_strategy()
-    with strategy.scope():
-        model = models.resnet20()
-    history = train.train(model, dataset, config, strategy=strategy)
-
-Under a ``MirroredStrategy`` each replica takes ``batch_size / replicas`` images of a batch and the gradients are
-summed before one identical update. Only batch norm differs from one device: each replica normalises its slice by
-the slice's own statistics, as the paper's two GPUs did, unless :func:`synchronize_batch_norm` makes them share
-them. :func:`compare_with_one_device` measures this; :func:`split_cpu` cuts a CPU into logical devices so the
-multi-device path runs anywhere, and :func:`compare_in_subprocess` does it in a fresh process. TPUs are not
-supported (the book could not test one), so :func:`choose_strategy` never picks one.
+Chapter 4: the paper trained "with a mini-batch size of 128 on two GPUs". Build the model inside the scope of
+:func:`choose_strategy`'s strategy and pass it to ``train.train(model, dataset, config, strategy=strategy)``. Each
+replica of a ``MirroredStrategy`` takes a slice of every batch and the gradients are summed before one update; only
+batch norm differs from one device, normalising each slice by its own statistics (as the paper's two GPUs did)
+unless :func:`synchronize_batch_norm` shares them. :func:`compare_with_one_device` measures this; :func:`split_cpu`
+cuts a CPU into logical devices so that it runs anywhere, in a fresh process with :func:`compare_in_subprocess`.
+TPUs are not supported (the book could not test one), so :func:`choose_strategy` never picks one.
 """
 
 from __future__ import annotations
