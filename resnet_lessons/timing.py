@@ -27,7 +27,7 @@ CEILING_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_flo
 
 
 def check_count(name: str, value, least: int, context: str = "") -> int:
-    """``value`` as an ``int`` if it is an integer >= ``least``, else a ``ValueError`` (``context`` follows the bound)."""
+    """``value`` as an ``int`` if it is an integer >= ``least``, else a ``ValueError`` (``context`` ends the bound)."""
     arguments.require(arguments.is_int(value) and value >= least, name, value, f"an integer >= {least}{context}")
     return int(value)
 
