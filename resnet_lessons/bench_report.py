@@ -72,8 +72,7 @@ class BenchmarkResult:
         return line
 
 
-# The statistics a report file holds beside each result's step times, for readers of the file (reading it back
-# recomputes them from the times).
+# The statistics a report file holds beside each result's times, for its readers (reading it back recomputes them).
 RESULT_STATISTICS = ("mean_seconds", "std_seconds", "median_seconds", "images_per_second", "gflops_per_second")
 
 
@@ -142,8 +141,8 @@ class Report:
     @classmethod
     def from_dict(cls, values: dict) -> "Report":
         if values.get("report_version") != REPORT_VERSION:
-            raise ValueError(f"expected a benchmark report of version {REPORT_VERSION}, "
-                             f"got version {values.get('report_version')!r}")
+            raise ValueError(f"expected a benchmark report of version {REPORT_VERSION}, got version "
+                             f"{values.get('report_version')!r}")
         return _from_record(cls, values)
 
     def save(self, path) -> None:

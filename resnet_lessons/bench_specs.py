@@ -104,8 +104,7 @@ def benchmark_sizes(config: profiles.TrainConfig | str | None = None) -> Benchma
     ``paper`` gets the blog's benchmark, ``quick`` one of seconds on two CPU cores; any other profile the default
     profile's sizes, so a new name never stops the chapter (add it to ``BENCHMARK_SIZES`` to give it its own).
     """
-    if config is None:
-        config = profiles.get_profile()
+    config = profiles.get_profile() if config is None else config
     name = config.name if isinstance(config, profiles.TrainConfig) else config
     if not isinstance(name, str) or not name:
         raise ValueError(f"config must be a TrainConfig or a profile name, got {config!r}")

@@ -87,11 +87,8 @@ def synchronize_batch_norm(model: keras.Model) -> keras.Model:
 
 @dataclasses.dataclass(frozen=True)
 class ReplicaComparison:
-    """A few training steps on one device and under a strategy, from the same weights and the same batches.
-
-    Losses are those of the first batch, before any update; update differences compare the trainable weights
-    after ``steps`` steps: ``|w_strategy - w_one| / |w_one - w_start|`` (0 means identical updates).
-    """
+    """A few training steps on one device and under a strategy, from the same weights and batches: the first batch's
+    losses, and the trainable weights' ``|w_strategy - w_one| / |w_one - w_start|`` after ``steps`` (0: identical)."""
 
     strategy: str  # the strategy and its devices, in words
     replicas: int
@@ -140,9 +137,7 @@ def compare_with_one_device(build_model: Callable[[], keras.Model], dataset: dat
     runs = {}
     for synchronized in (False, True):
         with strategy.scope():
-            model = build_model()
-            if synchronized:
-                model = synchronize_batch_norm(model)
+            model = synchronize_batch_norm(build_model()) if synchronized else build_model()
             model.set_weights(start)
         runs[synchronized] = (_train_and_record(model, dataset, run_config, seed, strategy), model)
 

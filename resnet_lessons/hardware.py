@@ -110,10 +110,9 @@ def precision_support(device: str = "auto", *, flags: frozenset[str] | None = No
                       capability: tuple[int, int] | None = None) -> dict[str, PrecisionSupport]:
     """``{precision: PrecisionSupport}`` for each of :data:`PRECISIONS`: whether a benchmark on ``device`` may use it.
 
-    float32 runs everywhere; mixed precision (Keras' ``mixed_bfloat16`` and ``mixed_float16``: 16-bit activations and
-    arithmetic, float32 weights) where the hardware has the format natively: a CPU with the AVX-512/AMX or Arm
-    instructions for it, an NVIDIA GPU from compute capability 7.0 (float16) or 8.0 (bfloat16). ``flags`` (the CPU's,
-    by default from ``/proc/cpuinfo``) and ``capability`` (the GPU's, by default TensorFlow's) are for tests.
+    Mixed precision (16-bit activations and arithmetic, float32 weights) where the hardware has the format natively:
+    a CPU with the AVX-512/AMX or Arm instructions, an NVIDIA GPU from compute capability 7.0 (float16) or 8.0
+    (bfloat16). Tests pass ``flags`` (by default from ``/proc/cpuinfo``) and ``capability`` (by default TensorFlow's).
     """
     device = resolve_device(device)
     if device == "cpu":
