@@ -45,7 +45,10 @@ class GatedNetwork:
         self._shortcut = [gates[f"{name}{SHORTCUT_GATE}"] for name in names]
         # A residual block's shortcut is open by default, a gated plain block's is closed.
         self.residual: tuple[bool, ...] = tuple(gate.default_forward != 0 for gate in self._shortcut)
-        self.downsampling: tuple[bool, ...] = tuple(_changes_shape(model, name) for name in names)
+        # A stage's first block downsamples: its output has another shape than its input.
+        self.downsampling: tuple[bool, ...] = tuple(
+            tuple(model.get_layer(f"{name}_1_conv").input.shape) != tuple(model.get_layer(f"{name}_out").output.shape)
+            for name in names)
         spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
         self._predict = tf.function(self._predict_python, input_signature=[spec])
         self._gradient = tf.function(self._gradient_python, input_signature=[spec, tf.TensorSpec((None,), tf.int32)])
@@ -92,13 +95,12 @@ class GatedNetwork:
                 if item not in self.blocks:
                     raise ValueError(f"{argument}: no block {item!r} in {self.model.name!r} (its blocks are "
                                      f"{self.blocks[0]} ... {self.blocks[-1]})")
-                indices.append(self.blocks.index(item))
-            elif arguments.is_int(item):
-                if not 0 <= item < len(self.blocks):
-                    raise ValueError(f"{argument}: block index {item} is out of range 0..{len(self.blocks) - 1}")
-                indices.append(int(item))
-            else:
+                item = self.blocks.index(item)
+            elif not arguments.is_int(item):
                 raise ValueError(f"{argument}: expected block names or indices, got {item!r}")
+            elif not 0 <= item < len(self.blocks):
+                raise ValueError(f"{argument}: block index {item} is out of range 0..{len(self.blocks) - 1}")
+            indices.append(int(item))
         return indices
 
     @property
@@ -174,11 +176,6 @@ def copy_weights_into_gated(source: keras.Model, gated: keras.Model) -> int:
     return len(sources)
 
 
-def _changes_shape(model: keras.Model, block: str) -> bool:
-    """Whether a block's output has another shape than its input (a stage's first, downsampling block)."""
-    return tuple(model.get_layer(f"{block}_1_conv").input.shape) != tuple(model.get_layer(f"{block}_out").output.shape)
-
-
 @dataclasses.dataclass(frozen=True)
 class SingleDeletions:
     """The test error of a network with each of its blocks deleted in turn (Veit et al. 2016)."""
@@ -229,17 +226,24 @@ def random_deletion_errors(network: GatedNetwork, images, labels, *, counts: Seq
     counts = _check_counts(counts, len(pool), "counts")
     samples = arguments.positive_int(samples, "samples")
     rng = np.random.default_rng(arguments.non_negative_int(seed, "seed"))
-    errors = np.zeros((len(counts), samples))
+    network.set_gates()
+    base = network.error(images, labels)
+    errors = _measure_draws(network, rng, counts, samples, pool, "deleted", lambda: network.error(images, labels))
+    return RandomDeletions(tuple(counts), errors, base)
+
+
+def _measure_draws(network, rng, counts, samples, pool, gates, measure) -> np.ndarray:
+    """``measure()`` (``(len(counts), samples)``) with ``count`` blocks of ``pool``, drawn without replacement, set
+    as ``gates`` (``"deleted"`` or ``"path"``), ``samples`` draws per count; the network is restored afterwards."""
+    values = np.zeros((len(counts), samples))
     try:
-        network.set_gates()
-        base = network.error(images, labels)
         for row, count in enumerate(counts):
             for sample in range(samples):
-                network.set_gates(deleted=[pool[i] for i in rng.choice(len(pool), size=count, replace=False)])
-                errors[row, sample] = network.error(images, labels)
+                network.set_gates(**{gates: [pool[i] for i in rng.choice(len(pool), size=count, replace=False)]})
+                values[row, sample] = measure()
     finally:
         network.set_gates()
-    return RandomDeletions(tuple(counts), errors, base)
+    return values
 
 
 def path_length_counts(num_blocks: int) -> list[int]:
@@ -344,14 +348,8 @@ def path_gradient_magnitudes(network: GatedNetwork, images, labels, *, lengths: 
     lengths = _check_counts(lengths, n, "lengths")
     samples = arguments.positive_int(samples, "samples")
     rng = np.random.default_rng(arguments.non_negative_int(seed, "seed"))
-    magnitudes = np.zeros((len(lengths), samples))
-    try:
-        for row, length in enumerate(lengths):
-            for sample in range(samples):
-                network.set_gates(path=rng.choice(n, size=length, replace=False).tolist())
-                magnitudes[row, sample] = network.input_gradient_norms(images, labels).mean()
-    finally:
-        network.set_gates()
+    magnitudes = _measure_draws(network, rng, lengths, samples, range(n), "path",
+                                lambda: network.input_gradient_norms(images, labels).mean())
     return PathGradients(n, tuple(lengths), magnitudes)
 
 
