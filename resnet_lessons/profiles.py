@@ -79,10 +79,9 @@ class TrainConfig:
             require(isinstance(getattr(self, field), bool), field, "True or False")
         require(self.jit_compile in (True, False, "auto"), "jit_compile", "True, False or 'auto'")
         # NumPy integers pass the checks; store Python ones, so a config compares, hashes and saves as JSON as usual.
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+        for name, value in dataclasses.asdict(self).items():
             if arguments.is_int(value) and not isinstance(value, int):
-                object.__setattr__(self, field.name, int(value))
+                object.__setattr__(self, name, int(value))
         object.__setattr__(self, "decay_epochs", tuple(int(epoch) for epoch in decay))
 
     @property
@@ -133,24 +132,16 @@ MEDIUM = TrainConfig(name="medium", epochs=10, decay_epochs=(5, 8), image_size=1
 PROFILES = {config.name: config for config in (QUICK, MEDIUM, PAPER)}
 DEFAULT_PROFILE = "quick"
 
-# The paper's ResNet-110 warm-up (Sec. 4.2): lr 0.01 "until the training error is below 80% (about 400 iterations)".
-# A fixed number of iterations keeps a run a function of its config and seed alone, so it can be resumed exactly.
-DEEP_WARMUP_DEPTH = 110
-DEEP_WARMUP_ITERATIONS = 400
-DEEP_WARMUP_LEARNING_RATE = 0.01
-
-
 def for_depth(config: TrainConfig | str | None, depth: int) -> TrainConfig:
     """The profile as the paper applies it to a network of ``depth`` weighted layers (chapter 4): from 110 layers a
     profile without a warm-up gets ResNet-110's, named ``"<profile>-warmup"`` so histories and checkpoints tell the
     recipes apart (the paper trained the 1202-layer net the same way)."""
     config = get_profile(config)
-    arguments.require(arguments.is_int(depth) and depth >= 1, "depth", depth,
-                      "a positive integer (number of weighted layers)")
-    if depth < DEEP_WARMUP_DEPTH or config.warmup_iterations > 0:
+    if arguments.positive_int(depth, "depth") < 110 or config.warmup_iterations > 0:
         return config
-    return dataclasses.replace(config, name=f"{config.name}-warmup", warmup_iterations=DEEP_WARMUP_ITERATIONS,
-                               warmup_learning_rate=DEEP_WARMUP_LEARNING_RATE)
+    # The paper's ResNet-110 warm-up (Sec. 4.2): lr 0.01 "until the training error is below 80% (about 400
+    # iterations)". A fixed number of iterations keeps a run a function of its config and seed alone (resumable).
+    return dataclasses.replace(config, name=f"{config.name}-warmup", warmup_iterations=400, warmup_learning_rate=0.01)
 
 
 def get_profile(name: str | TrainConfig | None = None) -> TrainConfig:
