@@ -30,7 +30,8 @@ class Checkpoint(keras.callbacks.Callback):
     previous folder goes afterwards. An interruption at any moment leaves ``run.json`` pointing to a complete epoch.
 
     Args:
-        model: the compiled model being trained.
+        model: the model being trained, compiled by :func:`~resnet_lessons.train.compile_for_training` (which builds
+            its optimizer: Keras restores the optimizer's state saved with the weights only into a built one).
         history: the run's empty :class:`~resnet_lessons.train.TrainingHistory`; a restored run continues the saved
             one, read back with its class's ``load``.
     """
@@ -59,19 +60,14 @@ class Checkpoint(keras.callbacks.Callback):
             return self.history_
         differences = [key for key in self.identity if saved.get(key) != self.identity[key]]
         if differences:
-            raise ValueError(
-                f"checkpoint {self.directory} belongs to another run (its {', '.join(differences)} differ from this "
-                f"one's); use another checkpoint_dir, or delete this one to start again")
+            raise ValueError(f"checkpoint {self.directory} belongs to another run (its {', '.join(differences)} differ "
+                             "from this one's); use another checkpoint_dir, or delete this one to start again")
         epoch_folder = self.directory / saved["latest"]
-        # Keras restores the optimizer's state saved with the weights only into a built optimizer.
-        optimizer = self.model_.optimizer
-        if not optimizer.built:
-            optimizer.build(self.model_.trainable_variables)
         self.model_.load_weights(epoch_folder / "model.weights.h5")
-        expected_iterations = saved["epochs_done"] * self.history_.steps_per_epoch
-        if int(optimizer.iterations) != expected_iterations:
-            raise ValueError(f"checkpoint {epoch_folder} restored the optimizer at step {int(optimizer.iterations)}, "
-                             f"expected {expected_iterations}: the checkpoint is damaged; delete it to start again")
+        expected = saved["epochs_done"] * self.history_.steps_per_epoch
+        if (iterations := int(self.model_.optimizer.iterations)) != expected:
+            raise ValueError(f"checkpoint {epoch_folder} restored the optimizer at step {iterations}, expected "
+                             f"{expected}: the checkpoint is damaged; delete it to start again")
         self.history_ = type(self.history_).load(epoch_folder / "history.json")
         return self.history_
 
