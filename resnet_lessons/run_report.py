@@ -82,8 +82,7 @@ class RunReport:
         version = values.get("report_version")
         if version != REPORT_VERSION:
             raise ValueError(f"run report version {version!r} is not supported: expected {REPORT_VERSION}")
-        config = dict(values["config"])
-        config["decay_epochs"] = tuple(config["decay_epochs"])  # JSON has no tuples
+        config = {**values["config"], "decay_epochs": tuple(values["config"]["decay_epochs"])}  # JSON has no tuples
         runs = [Run(**{**run, "history": TrainingHistory.from_dict(run["history"])}) for run in values["runs"]]
         return cls(command=values["command"], config=profiles.TrainConfig(**config),
                    environment=values["environment"], runs=runs, complete=values["complete"],
@@ -91,7 +90,7 @@ class RunReport:
 
     def save(self, path) -> None:
         """Write the report as JSON, atomically: an interruption never leaves half a file."""
-        write_json_atomically(pathlib.Path(path), self.to_dict())
+        write_json_atomically(path, self.to_dict())
 
     @classmethod
     def load(cls, path) -> "RunReport":
