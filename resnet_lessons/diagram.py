@@ -77,9 +77,7 @@ def layout(model: keras.Model, *, layer_range: Sequence[str] | None = None) -> L
     parents = graph.layer_parents(model)
     operations = {operation.name: operation
                   for operation in (model.layers if isinstance(model, keras.Sequential) else model.operations)}
-    first = None
-    if layer_range is not None:
-        first, parents = _slice(parents, layer_range)
+    first, parents = (None, parents) if layer_range is None else _slice(parents, layer_range)
     depths = graph.longest_path_depths(parents)
     children = graph.layer_children(parents)
     last = next(reversed(parents))
@@ -97,13 +95,9 @@ def layout(model: keras.Model, *, layer_range: Sequence[str] | None = None) -> L
         if name not in main_set:
             taken[rows[name]] = taken.get(rows[name], 0) + 1
             columns[name] = taken[rows[name]]
-    boxes = []
-    for name in parents:
-        label, kind = ("input", "input") if name == first else _describe(operations.get(name))
-        boxes.append(Box(name=name, label=label, kind=kind, output_shape=_output_shape(operations.get(name)),
-                         row=rows[name], column=columns[name]))
-    edges = tuple((parent, name) for name, its_parents in parents.items() for parent in its_parents)
-    return Layout(boxes=tuple(boxes), edges=edges)
+    boxes = tuple(Box(name, *(("input", "input") if name == first else _describe(operations.get(name))),
+                      _output_shape(operations.get(name)), rows[name], columns[name]) for name in parents)
+    return Layout(boxes, tuple((parent, name) for name, its_parents in parents.items() for parent in its_parents))
 
 
 def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = None, title: str | None = None,
@@ -165,12 +159,7 @@ def _terms(diagram: Layout, centres) -> list[tuple[tuple[float, float], str]]:
     by_name = {box.name: box for box in diagram.boxes}
     parents = {box.name: [start for start, end in diagram.edges if end == box.name] for box in diagram.boxes}
     children = {box.name: [end for start, end in diagram.edges if start == box.name] for box in diagram.boxes}
-    labels = []
-
-    def label(name, text):  # just right of the main column's arrows, halfway between two rows of boxes
-        x, y = centres[name]
-        labels.append(((x + 0.12, y - 0.5), text))
-
+    labels = []  # (the box a label goes under, its text)
     for merge in diagram.boxes:
         if merge.kind != "merge" or merge.column != 0 or len(parents[merge.name]) != 2:
             continue
@@ -189,11 +178,11 @@ def _terms(diagram: Layout, centres) -> list[tuple[tuple[float, float], str]]:
             term = r"$W_s\mathbf{x}$"
         else:
             term = r"shortcut($\mathbf{x}$)"
-        label(branch[0], r"$\mathcal{F}(\mathbf{x})$")
-        label(source, r"$\mathbf{x}$")
+        labels += [(branch[0], r"$\mathcal{F}(\mathbf{x})$"), (source, r"$\mathbf{x}$")]
         if children[merge.name]:
-            label(merge.name, r"$\mathcal{F}(\mathbf{x})$ + " + term)
-    return labels
+            labels.append((merge.name, r"$\mathcal{F}(\mathbf{x})$ + " + term))
+    # Just right of the main column's arrows, halfway between two rows of boxes.
+    return [((centres[name][0] + 0.12, centres[name][1] - 0.5), text) for name, text in labels]
 
 
 def same_scale(axes) -> None:
