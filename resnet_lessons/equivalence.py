@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import keras
 import numpy as np
 
-from resnet_lessons import graph, models
+from resnet_lessons import arguments, graph, models
 
 MATCHES = ("name", "order", "structure")
 
@@ -35,12 +35,9 @@ def copy_weights(source: keras.Model, target: keras.Model, *, match: str = "name
     ``match``: ``"name"``; ``"order"``, the n-th weighted layer with the n-th (other names); ``"structure"``, by place
     in the layer graph (:func:`structural_order`: other names and creation order). On a ValueError nothing is copied.
     """
-    if match not in MATCHES:
-        raise ValueError(f"match must be one of {', '.join(repr(m) for m in MATCHES)}, got {match!r}")
-    if match == "structure":
-        source_layers, target_layers = structural_order(source), structural_order(target)
-    else:
-        source_layers, target_layers = weighted_layers(source), weighted_layers(target)
+    arguments.require(match in MATCHES, "match", match, f"one of {', '.join(repr(m) for m in MATCHES)}")
+    layers_of = structural_order if match == "structure" else weighted_layers
+    source_layers, target_layers = layers_of(source), layers_of(target)
     if match == "name":
         target_by_name = {layer.name: layer for layer in target_layers}
         source_names = {layer.name for layer in source_layers}
@@ -56,11 +53,10 @@ def copy_weights(source: keras.Model, target: keras.Model, *, match: str = "name
                              f"{len(target_layers)}; they must correspond one to one")
         pairs = list(zip(source_layers, target_layers))
     for source_layer, target_layer in pairs:
-        source_shapes = [tuple(weight.shape) for weight in source_layer.weights]
-        target_shapes = [tuple(weight.shape) for weight in target_layer.weights]
-        if source_shapes != target_shapes:
-            raise ValueError(f"layer {source_layer.name!r} has weights of shapes {source_shapes}, but "
-                             f"{target_layer.name!r} has {target_shapes}")
+        shapes = [[tuple(weight.shape) for weight in layer.weights] for layer in (source_layer, target_layer)]
+        if shapes[0] != shapes[1]:
+            raise ValueError(f"layer {source_layer.name!r} has weights of shapes {shapes[0]}, but "
+                             f"{target_layer.name!r} has {shapes[1]}")
     for source_layer, target_layer in pairs:
         target_layer.set_weights(source_layer.get_weights())
     return len(pairs)
@@ -68,12 +64,8 @@ def copy_weights(source: keras.Model, target: keras.Model, *, match: str = "name
 
 def max_output_difference(first: keras.Model, second: keras.Model, inputs, *, training: bool = False) -> float:
     """Run both models on ``inputs`` (in inference mode unless ``training``) and return the largest |difference|."""
-    first_outputs = np.asarray(first(inputs, training=training))
-    second_outputs = np.asarray(second(inputs, training=training))
-    if first_outputs.shape != second_outputs.shape:
-        raise ValueError(f"{first.name!r} outputs shape {first_outputs.shape} but {second.name!r} outputs "
-                         f"{second_outputs.shape}")
-    return float(np.max(np.abs(first_outputs.astype(np.float64) - second_outputs.astype(np.float64))))
+    first_outputs, second_outputs = _outputs(first, second, inputs, training)
+    return float(np.max(np.abs(first_outputs.astype(np.float64) - second_outputs)))
 
 
 def structural_order(model: keras.Model) -> list:
@@ -83,7 +75,8 @@ def structural_order(model: keras.Model) -> list:
     ancestors. Layers without weights are transparent (``ReLU()`` and ``Activation("relu")`` give the same order).
     """
     parents = graph.layer_parents(model)
-    operations = {operation.name: operation for operation in _operations(model)}
+    operations = {operation.name: operation
+                  for operation in (model.layers if isinstance(model, keras.Sequential) else model.operations)}
     depth: dict[str, int] = {}
     fingerprint: dict[str, str] = {}
     for name, its_parents in parents.items():
@@ -181,25 +174,20 @@ def compare_predictions(first: keras.Model, second: keras.Model, batches) -> Pre
     for argument, model in (("first", first), ("second", second)):
         if not isinstance(model, keras.Model):
             raise ValueError(f"{argument} must be a keras.Model, got {type(model).__name__}")
-    examples = same = 0
-    max_difference = 0.0
+    examples, same, max_difference = 0, 0, 0.0
     losses, wrong, only_right = [0.0, 0.0], [0, 0], [0, 0]
     for images, labels in batches:
         labels = np.asarray(labels)
-        outputs = [np.asarray(model(images, training=False)) for model in (first, second)]
-        if outputs[0].shape != outputs[1].shape:
-            raise ValueError(f"{first.name!r} outputs shape {outputs[0].shape} but {second.name!r} outputs "
-                             f"{outputs[1].shape}")
+        outputs = _outputs(first, second, images, training=False)
         predictions = [output.argmax(axis=-1) for output in outputs]
+        right = [prediction == labels for prediction in predictions]
         for index, output in enumerate(outputs):
             loss = keras.losses.sparse_categorical_crossentropy(labels, output, from_logits=True)
             losses[index] += float(np.sum(np.asarray(loss, dtype=np.float64)))
-            wrong[index] += int(np.sum(predictions[index] != labels))
+            wrong[index] += int(np.sum(~right[index]))
+            only_right[index] += int(np.sum(right[index] & ~right[1 - index]))
         max_difference = max(max_difference, float(np.max(np.abs(outputs[0].astype(np.float64) - outputs[1]))))
         same += int(np.sum(predictions[0] == predictions[1]))
-        right = [prediction == labels for prediction in predictions]
-        only_right[0] += int(np.sum(right[0] & ~right[1]))
-        only_right[1] += int(np.sum(right[1] & ~right[0]))
         examples += len(labels)
     if not examples:
         raise ValueError("batches held no examples")
@@ -227,8 +215,13 @@ def randomise_batch_norms(model: keras.Model, rng=0) -> None:
             layer.moving_variance.assign(rng.uniform(0.5, 2.0, shape).astype(np.float32))
 
 
-def _operations(model):
-    return model.layers if isinstance(model, keras.Sequential) else model.operations
+def _outputs(first, second, inputs, training):
+    """Both models' outputs on ``inputs`` as arrays, which must have one shape."""
+    outputs = [np.asarray(model(inputs, training=training)) for model in (first, second)]
+    if outputs[0].shape != outputs[1].shape:
+        raise ValueError(f"{first.name!r} outputs shape {outputs[0].shape} but {second.name!r} outputs "
+                         f"{outputs[1].shape}")
+    return outputs
 
 
 def _digest(text: str) -> str:
