@@ -52,13 +52,12 @@ def layer_gradient_norms(model: keras.Model, images, labels) -> list[LayerGradie
     layers = [layer for layer in model.layers if isinstance(layer, _WEIGHTED_LAYERS)]
     if not layers:
         raise ValueError(f"model {model.name!r} has no convolution or dense layer")
-    kernels = [layer.kernel for layer in layers]
     moving_statistics = [variable.numpy() for variable in model.non_trainable_variables]
     try:
         with tf.GradientTape() as tape:
             logits = model(images, training=True)
             loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
-        gradients = tape.gradient(loss, [kernel.value for kernel in kernels])
+        gradients = tape.gradient(loss, [layer.kernel.value for layer in layers])
     finally:
         for variable, value in zip(model.non_trainable_variables, moving_statistics):
             variable.assign(value)

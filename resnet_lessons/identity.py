@@ -17,8 +17,6 @@ import tensorflow as tf
 
 from resnet_lessons import arguments
 
-# How many neighbouring float32 values of the batch-norm variance to try (see _identity_variance).
-_VARIANCE_CANDIDATES = 64
 # The largest Jacobian jacobian() builds: a (4096, 4096) float32 matrix is 64 MiB.
 MAX_JACOBIAN_SIZE = 4096
 
@@ -206,12 +204,11 @@ def learn_identity(model: keras.Model, train_inputs, test_inputs, *, epochs: int
     arguments.require(arguments.is_number(momentum) and 0 <= momentum < 1, "momentum", momentum, "in [0, 1)")
     seed = arguments.non_negative_int(seed, "seed")
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum), loss="mse")
-    steps_per_epoch = math.ceil(len(train_inputs) / batch_size)
-    steps, errors = [0], [_mean_squared_error(model, test_inputs, test_targets)]
+    steps = [epoch * math.ceil(len(train_inputs) / batch_size) for epoch in range(epochs + 1)]
+    errors = [_mean_squared_error(model, test_inputs, test_targets)]
     for epoch in range(epochs):
         order = np.random.default_rng([seed, epoch]).permutation(len(train_inputs))
         model.fit(train_inputs[order], train_targets[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-        steps.append((epoch + 1) * steps_per_epoch)
         errors.append(_mean_squared_error(model, test_inputs, test_targets))
     return IdentityLearningCurve(label=label or model.name, steps=steps, test_mse=errors)
 
@@ -301,7 +298,7 @@ def _identity_variance(layer) -> np.ndarray:
     exact = np.float32(1.0) - epsilon
     candidates = [exact]
     below = above = exact
-    for _ in range(_VARIANCE_CANDIDATES):
+    for _ in range(64):  # 64 neighbouring float32 values on each side
         below, above = np.nextafter(below, np.float32(0)), np.nextafter(above, np.float32(2))
         candidates += [above, below]
     ones = np.ones((1,) * (layer.input_spec.ndim - 1) + (channels,), dtype=np.float32)

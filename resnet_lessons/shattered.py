@@ -96,26 +96,24 @@ def gradient_probe(kind: str, *, depth: int, width: int = 200, inputs=None, batc
     for layer in range(depth):
         if kind == "plain":
             weights = rng.normal(scale=np.sqrt(2.0 / h.shape[1]), size=(h.shape[1], width))
-            z, dz = _normalise(h @ weights, t @ weights, batch_norm, size)
-            active = z > 0
-            h, t = z * active, dz * active
+            h, t = _normalise_relu(h @ weights, t @ weights, batch_norm, size)
         else:
-            z, dz = _normalise(h, t, batch_norm, size)
-            active = z > 0
+            z, dz = _normalise_relu(h, t, batch_norm, size)
             weights = rng.normal(scale=np.sqrt(2.0 / width), size=(width, width))
-            h, t = h + (z * active) @ weights, t + (dz * active) @ weights
+            h, t = h + z @ weights, t + dz @ weights
         readout = rng.normal(scale=np.sqrt(1.0 / width), size=width)
         outputs[layer], gradients[layer] = h[offset:] @ readout, t[offset:] @ readout
     return GradientProbe(kind=kind, batch_norm=batch_norm, width=width, seed=seed, inputs=x, outputs=outputs,
                          gradients=gradients)
 
 
-def _normalise(z, dz, batch_norm, size):
-    """Batch norm with the statistics of the first ``size`` rows held fixed: ``(z - mean) / std`` and ``dz / std``."""
-    if not batch_norm:
-        return z, dz
-    std = np.sqrt(z[:size].var(axis=0) + EPSILON)
-    return (z - z[:size].mean(axis=0)) / std, dz / std
+def _normalise_relu(z, dz, batch_norm, size):
+    """``relu(BN(z))`` and its derivative (from ``dz``), batch norm's statistics (first ``size`` rows) held fixed."""
+    if batch_norm:
+        std = np.sqrt(z[:size].var(axis=0) + EPSILON)
+        z, dz = (z - z[:size].mean(axis=0)) / std, dz / std
+    active = z > 0
+    return z * active, dz * active
 
 
 def autocorrelation(values, lag: int = 1) -> np.ndarray | float:
