@@ -41,7 +41,8 @@ def check_parameter_count(model: keras.Model, answer) -> CheckResult:
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
     if _unanswered(answer):
         return NO_ANSWER
-    answer = _as_integer(answer, "answer")
+    arguments.require(arguments.is_number(answer) and answer == int(answer), "answer", answer, "a whole number")
+    answer = int(answer)
     counts = models.count_parameters(model)
     expected = counts.trainable
     if answer == expected:
@@ -179,12 +180,6 @@ def _unanswered(answer) -> bool:
     return answer is None or answer is Ellipsis
 
 
-def _as_integer(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    return int(value)
-
-
 def check_achieved_gflops(result, answer) -> CheckResult:
     """Check a hand computation of a :class:`resnet_lessons.bench.BenchmarkResult`'s achieved GFLOP/s (chapter 6).
 
@@ -201,14 +196,12 @@ def check_achieved_gflops(result, answer) -> CheckResult:
     if math.isclose(answer, with_mean, rel_tol=0.01):
         return CheckResult(True, f"{with_mean:.1f} GFLOP/s over the mean step; over the median step, which one slow "
                                  f"step cannot move, it is {expected:.1f}.")
-    backward = result.spec.mode != "forward"
-    hints = {2: "a multiply-add is two floating-point operations, a multiply and an add",
-             result.spec.batch_size: f"a step processes the whole batch of {result.spec.batch_size} images"}
-    if backward:
-        hints = {3: "the backward pass costs about twice the forward pass: count three forward passes",
-                 6: "count 2 operations per multiply-add and 3 forward passes' worth with the backward pass",
-                 **hints}
-    hints.update({1e9: "GFLOP/s counts 10^9 operations per second", 1e-9: "GFLOP/s counts 10^9 operations per second"})
+    backward = {3: "the backward pass costs about twice the forward pass: count three forward passes",
+                6: "count 2 operations per multiply-add and 3 forward passes' worth with the backward pass"}
+    hints = {**(backward if result.spec.mode != "forward" else {}),
+             2: "a multiply-add is two floating-point operations, a multiply and an add",
+             result.spec.batch_size: f"a step processes the whole batch of {result.spec.batch_size} images",
+             1e9: "GFLOP/s counts 10^9 operations per second", 1e-9: "GFLOP/s counts 10^9 operations per second"}
     for factor, hint in hints.items():
         if any(math.isclose(answer * factor, value, rel_tol=0.01) for value in (expected, with_mean)):
             return CheckResult(False, f"{answer:.4g} is off by a factor of {factor:g}: {hint}.")
@@ -225,8 +218,7 @@ def check_path_count(num_blocks: int, length: int, answer) -> CheckResult:
     """
     for name, value, least in (("num_blocks", num_blocks, 1), ("length", length, 0)):
         arguments.require(arguments.is_int(value) and value >= least, name, value, f"an integer >= {least}")
-    if length > num_blocks:
-        raise ValueError(f"length must be at most num_blocks={num_blocks}, got {length}")
+    arguments.require(length <= num_blocks, "length", length, f"at most num_blocks={num_blocks}")
     if _unanswered(answer):
         return NO_ANSWER
     expected = math.comb(num_blocks, length)
