@@ -75,9 +75,7 @@ def make_step(model: keras.Model, mode: str, execution: str, precision: str = "f
         optimizer.apply(gradients, weights)
         return _sum_of(weights)
 
-    if execution == "eager":
-        return step
-    return tf.function(step, jit_compile=execution == "xla")
+    return step if execution == "eager" else tf.function(step, jit_compile=execution == "xla")
 
 
 def _sum_of(tensors):
