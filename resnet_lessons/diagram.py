@@ -84,17 +84,15 @@ def layout(model: keras.Model, *, layer_range: Sequence[str] | None = None) -> L
     main = [last]
     while parents[main[-1]]:
         main.append(max(parents[main[-1]], key=lambda name: depths[name]))  # max keeps the first of equals
-    main_set = set(main)
+    beside = [name for name in parents if name not in main]  # in topological order
     rows = {name: depths[name] for name in main}
-    for name in reversed(parents):  # consumers before producers
-        if name not in main_set:
-            rows[name] = min((rows[child] for child in children[name]), default=depths[name] + 1) - 1
+    for name in reversed(beside):  # consumers before producers
+        rows[name] = min((rows[child] for child in children[name]), default=depths[name] + 1) - 1
     columns = {name: 0 for name in main}
     taken: dict[int, int] = {}
-    for name in parents:
-        if name not in main_set:
-            taken[rows[name]] = taken.get(rows[name], 0) + 1
-            columns[name] = taken[rows[name]]
+    for name in beside:
+        taken[rows[name]] = taken.get(rows[name], 0) + 1
+        columns[name] = taken[rows[name]]
     boxes = tuple(Box(name, *(("input", "input") if name == first else _describe(operations.get(name))),
                       _output_shape(operations.get(name)), rows[name], columns[name]) for name in parents)
     return Layout(boxes, tuple((parent, name) for name, its_parents in parents.items() for parent in its_parents))
@@ -158,7 +156,6 @@ def _terms(diagram: Layout, centres) -> list[tuple[tuple[float, float], str]]:
     """Where to write x, F(x) and the sum of every addition on the main path, and what to write."""
     by_name = {box.name: box for box in diagram.boxes}
     parents = {box.name: [start for start, end in diagram.edges if end == box.name] for box in diagram.boxes}
-    children = {box.name: [end for start, end in diagram.edges if start == box.name] for box in diagram.boxes}
     labels = []  # (the box a label goes under, its text)
     for merge in diagram.boxes:
         if merge.kind != "merge" or merge.column != 0 or len(parents[merge.name]) != 2:
@@ -179,7 +176,7 @@ def _terms(diagram: Layout, centres) -> list[tuple[tuple[float, float], str]]:
         else:
             term = r"shortcut($\mathbf{x}$)"
         labels += [(branch[0], r"$\mathcal{F}(\mathbf{x})$"), (source, r"$\mathbf{x}$")]
-        if children[merge.name]:
+        if any(start == merge.name for start, end in diagram.edges):  # not the slice's last layer
             labels.append((merge.name, r"$\mathcal{F}(\mathbf{x})$ + " + term))
     # Just right of the main column's arrows, halfway between two rows of boxes.
     return [((centres[name][0] + 0.12, centres[name][1] - 0.5), text) for name, text in labels]
