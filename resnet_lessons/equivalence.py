@@ -140,10 +140,9 @@ def compare_blocks(candidate: Callable, reference: Callable, *, input_shape: Seq
         return result(None, f"parameter counts differ: {counts[0]:,} against {counts[1]:,}")
     rng = np.random.default_rng(seed)
     randomise_batch_norms(reference_model, rng)
-    reference_names = {layer.name for layer in weighted_layers(reference_model)}
-    same_names = reference_names == {layer.name for layer in weighted_layers(candidate_model)}
+    names = [{layer.name for layer in weighted_layers(model)} for model in (candidate_model, reference_model)]
     try:
-        copy_weights(reference_model, candidate_model, match="name" if same_names else "structure")
+        copy_weights(reference_model, candidate_model, match="name" if names[0] == names[1] else "structure")
     except ValueError as error:
         return result(None, f"the layers do not correspond one to one: {error}")
     inputs = rng.normal(size=(8, *reference_model.input_shape[1:])).astype(np.float32)
