@@ -132,8 +132,7 @@ class GatedNetwork:
             tape.watch(images)
             logits = self.model(images, training=False)
             loss = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
-        gradient = tape.gradient(loss, images)
-        return tf.sqrt(tf.reduce_sum(tf.square(gradient), axis=[1, 2, 3]))
+        return tf.sqrt(tf.reduce_sum(tf.square(tape.gradient(loss, images)), axis=[1, 2, 3]))
 
     def _check(self, images, labels):
         images = np.asarray(images, dtype=np.float32)
@@ -193,15 +192,8 @@ class SingleDeletions:
 def single_deletion_errors(network: GatedNetwork, images, labels) -> SingleDeletions:
     """Delete each block alone, measure the error, and restore the network afterwards."""
     _check_network(network)
-    try:
-        network.set_gates()
-        base = network.error(images, labels)
-        errors = []
-        for index in range(len(network.blocks)):
-            network.set_gates(deleted=[index])
-            errors.append(network.error(images, labels))
-    finally:
-        network.set_gates()
+    deletions = [[]] + [[index] for index in range(len(network.blocks))]  # [] deletes nothing: the base error
+    base, *errors = _measure(network, "deleted", deletions, lambda: network.error(images, labels))
     return SingleDeletions(network.blocks, network.downsampling, base, tuple(errors))
 
 
@@ -226,21 +218,20 @@ def random_deletion_errors(network: GatedNetwork, images, labels, *, counts: Seq
     counts = _check_counts(counts, len(pool), "counts")
     samples = arguments.positive_int(samples, "samples")
     rng = np.random.default_rng(arguments.non_negative_int(seed, "seed"))
-    network.set_gates()
-    base = network.error(images, labels)
-    errors = _measure_draws(network, rng, counts, samples, pool, "deleted", lambda: network.error(images, labels))
-    return RandomDeletions(tuple(counts), errors, base)
+    draws = [[pool[i] for i in rng.choice(len(pool), size=count, replace=False)]
+             for count in counts for _ in range(samples)]
+    base, *errors = _measure(network, "deleted", [[]] + draws, lambda: network.error(images, labels))
+    return RandomDeletions(tuple(counts), np.reshape(errors, (len(counts), samples)), base)
 
 
-def _measure_draws(network, rng, counts, samples, pool, gates, measure) -> np.ndarray:
-    """``measure()`` (``(len(counts), samples)``) with ``count`` blocks of ``pool``, drawn without replacement, set
-    as ``gates`` (``"deleted"`` or ``"path"``), ``samples`` draws per count; the network is restored afterwards."""
-    values = np.zeros((len(counts), samples))
+def _measure(network, gates, selections, measure) -> list:
+    """``measure()`` with each selection of blocks set as ``gates`` (``"deleted"`` or ``"path"``), in order; the
+    network is restored afterwards."""
+    values = []
     try:
-        for row, count in enumerate(counts):
-            for sample in range(samples):
-                network.set_gates(**{gates: [pool[i] for i in rng.choice(len(pool), size=count, replace=False)]})
-                values[row, sample] = measure()
+        for selection in selections:
+            network.set_gates(**{gates: selection})
+            values.append(measure())
     finally:
         network.set_gates()
     return values
@@ -311,8 +302,7 @@ class PathGradients:
 
         Sizes are added, as in Veit et al., not gradients: an upper bound, since paths' gradients can point apart.
         """
-        counts = np.array([float(math.comb(self.num_blocks, k)) for k in self.lengths])
-        return counts * self.mean_magnitudes()
+        return np.array([float(math.comb(self.num_blocks, k)) for k in self.lengths]) * self.mean_magnitudes()
 
     def decay_per_block(self) -> float:
         """The factor by which one path's gradient shrinks per extra branch: a least-squares fit of
@@ -348,9 +338,9 @@ def path_gradient_magnitudes(network: GatedNetwork, images, labels, *, lengths: 
     lengths = _check_counts(lengths, n, "lengths")
     samples = arguments.positive_int(samples, "samples")
     rng = np.random.default_rng(arguments.non_negative_int(seed, "seed"))
-    magnitudes = _measure_draws(network, rng, lengths, samples, range(n), "path",
-                                lambda: network.input_gradient_norms(images, labels).mean())
-    return PathGradients(n, tuple(lengths), magnitudes)
+    paths = [rng.choice(n, size=length, replace=False).tolist() for length in lengths for _ in range(samples)]
+    magnitudes = _measure(network, "path", paths, lambda: network.input_gradient_norms(images, labels).mean())
+    return PathGradients(n, tuple(lengths), np.reshape(magnitudes, (len(lengths), samples)))
 
 
 def _check_model(model, argument: str) -> None:
