@@ -76,16 +76,12 @@ def gradient_probe(kind: str, *, depth: int, width: int = 200, inputs=None, batc
     arguments.require(isinstance(batch_norm, bool), "batch_norm", batch_norm, "True or False")
     seed = arguments.non_negative_int(seed, "seed")
     x = input_grid() if inputs is None else np.asarray(inputs, dtype=np.float64)
-    if x.ndim != 1 or len(x) < 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"inputs must be a 1-D sequence of at least 2 finite numbers, got shape {x.shape}")
-    if batch is None:
-        rows, size, offset = x, len(x), 0  # the inputs are the batch
-    else:
-        batch = np.asarray(batch, dtype=np.float64)
-        if batch.ndim != 1 or len(batch) < 2 or not np.all(np.isfinite(batch)):
-            raise ValueError(f"batch must be a 1-D sequence of at least 2 finite numbers, got shape {batch.shape}")
-        # The batch's points come first, the inputs after them; batch norm takes its statistics from the first.
-        rows, size, offset = np.concatenate([batch, x]), len(batch), len(batch)
+    batch = None if batch is None else np.asarray(batch, dtype=np.float64)
+    for name, points in (("inputs", x), ("batch", batch)):
+        if points is not None and (points.ndim != 1 or len(points) < 2 or not np.all(np.isfinite(points))):
+            raise ValueError(f"{name} must be a 1-D sequence of at least 2 finite numbers, got shape {points.shape}")
+    # Batch norm's statistics are those of the first ``size`` rows: the batch's points, put before the inputs, or these.
+    rows, size, offset = (x, len(x), 0) if batch is None else (np.concatenate([batch, x]), len(batch), len(batch))
     rng = np.random.default_rng(seed)
     h = rows[:, None]  # (rows, 1): the activations
     t = np.ones_like(h)  # their derivatives d h / d x
