@@ -107,12 +107,9 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
     F(x) + x, + W_s x for a projection, or + shortcut(x) for option A. ``title`` defaults to the model's name; without
     ``ax`` a figure sized to the diagram is made.
     """
-    if isinstance(model, Layout):
-        if layer_range is not None:
-            raise ValueError("layer_range applies to a model; a Layout is already sliced")
-        diagram, default_title = model, None
-    else:
-        diagram, default_title = layout(model, layer_range=layer_range), getattr(model, "name", None)
+    if isinstance(model, Layout) and layer_range is not None:
+        raise ValueError("layer_range applies to a model; a Layout is already sliced")
+    diagram = model if isinstance(model, Layout) else layout(model, layer_range=layer_range)
     rows, columns = 1 + max(box.row for box in diagram.boxes), 1 + max(box.column for box in diagram.boxes)
     figure, ax = plt.subplots(figsize=(2.2 + 2.4 * columns, 0.9 + 0.62 * rows)) if ax is None else (ax.figure, ax)
     centres = {box.name: (box.column * _COLUMN_SPACING, -float(box.row)) for box in diagram.boxes}
@@ -148,7 +145,7 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
     ax.set_ylim(-rows + 0.4, 0.6)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title or default_title or "")
+    ax.set_title(title or getattr(model, "name", None) or "")  # a Layout has no name
     return figure
 
 
