@@ -71,10 +71,6 @@ def compile_for_training(model: keras.Model, config: profiles.TrainConfig, steps
         raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
     if not isinstance(config, profiles.TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
-    _compile(model, config, arguments.positive_int(steps_per_epoch, "steps_per_epoch"))
-
-
-def _compile(model, config, steps_per_epoch):
     schedule = WarmupStepDecay(config.learning_rate, config.decay_iterations(steps_per_epoch),
                                config.warmup_iterations, config.warmup_learning_rate)
     model.compile(optimizer=SGDWithL2(l2=config.weight_decay, learning_rate=schedule, momentum=config.momentum),
@@ -86,12 +82,9 @@ def _compile(model, config, steps_per_epoch):
 
 @dataclasses.dataclass
 class TrainingHistory:
-    """Per-epoch results of one training run; errors are fractions in [0, 1] (plots show percent).
-
-    Training loss and error are averages over the epoch's batches while the weights change (the paper's thin curves);
-    after every epoch one held-out split is measured in inference mode: the test split, or a validation split, in
-    which case the test split is measured once after the last epoch (``final_test_*``), having guided nothing.
-    """
+    """Per-epoch results of one training run; errors are fractions in [0, 1] (plots show percent). Training loss and
+    error are averages over the epoch's batches while the weights change (the paper's thin curves); the held-out split
+    is measured after the epoch, in inference mode."""
 
     label: str  # the run's name on plots, e.g. "plain-20"
     profile: str  # the TrainConfig's name
@@ -163,17 +156,13 @@ class TrainingHistory:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainingHistory":
-        return cls(**values)
-
     def save(self, path) -> None:
         """Write the history as JSON (atomically: a crash never leaves half a file)."""
         checkpoints.write_json_atomically(path, self.to_dict())
 
     @classmethod
     def load(cls, path) -> "TrainingHistory":
-        return cls.from_dict(json.loads(pathlib.Path(path).read_text()))
+        return cls(**json.loads(pathlib.Path(path).read_text()))
 
 
 _METRICS = ("train_loss", "train_error", "test_loss", "test_error", "validation_loss", "validation_error",
@@ -246,15 +235,14 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
     checkpoint = checkpoints.Checkpoint(checkpoint_dir, model, config, seed, history) if checkpoint_dir else None
     # The optimizer's variables (momentum, step count) are created in the scope, mirrored like the weights.
     with strategy.scope():
-        _compile(model, config, steps)
+        compile_for_training(model, config, steps)
         if checkpoint is not None:
             history = checkpoint.restore()
     first_epoch = len(history.epochs)
     status = None
     if verbose:
-        trainable = models.count_parameters(model).trainable
-        status = progress.LiveStatus(f"Training {history.label} ({trainable:,} trainable parameters) under "
-                                     f"{config.describe()}")
+        status = progress.LiveStatus(f"Training {history.label} ({models.count_parameters(model).trainable:,} "
+                                     f"trainable parameters) under {config.describe()}")
         if strategy.num_replicas_in_sync > 1:
             print(f"Devices: {describe_strategy(strategy)}")
         if first_epoch:
@@ -333,9 +321,8 @@ def _prepare_run(model, dataset, config, strategy, seed):
     prepared = prepare_data(dataset, config, seed=seed)
     expected = (prepared.dataset.image_size, prepared.dataset.image_size, 3)
     if tuple(model.input_shape[1:]) != expected:
-        raise ValueError(
-            f"model {model.name!r} takes inputs of shape {tuple(model.input_shape[1:])}, but profile "
-            f"{config.name!r} trains on {expected} images: build it with input_shape=config.input_shape")
+        raise ValueError(f"model {model.name!r} takes inputs of shape {tuple(model.input_shape[1:])}, but profile "
+                         f"{config.name!r} trains on {expected} images: build it with input_shape=config.input_shape")
     if model.output_shape[-1] != prepared.dataset.num_classes:
         raise ValueError(f"model {model.name!r} has {model.output_shape[-1]} outputs, but the data set has "
                          f"{prepared.dataset.num_classes} classes")
@@ -370,18 +357,17 @@ class _EpochLog(keras.callbacks.Callback):
             h = self.history_
             steps = h.steps_per_epoch
             done = len(h.epochs) + (batch + 1) / steps  # epochs, counting the current one's fraction
-            seconds_per_epoch = (now - self.epoch_started) * steps / (batch + 1)
-            if h.seconds[-2:]:  # after the first epoch, which also traces the step function, trust finished epochs
-                seconds_per_epoch = float(np.median(h.seconds[-3:]))
+            # After the first epoch, which also traces the step function, trust finished epochs.
+            seconds_per_epoch = (float(np.median(h.seconds[-3:])) if h.seconds
+                                 else (now - self.epoch_started) * steps / (batch + 1))
             self.status.update(f"{h.label}: epoch {len(h.epochs) + 1} of {self.config.epochs}, step {batch + 1} of "
                                f"{steps}, loss {logs['loss']:.3f}; about "
                                f"{_duration((self.config.epochs - done) * seconds_per_epoch)} left")
 
     def on_epoch_end(self, epoch, logs=None):
         logs, h, steps = logs or {}, self.history_, self.history_.steps_per_epoch
-        test = {}
-        if self.test_batches is not None:
-            test = dict(zip(("test_loss", "test_error"), _evaluate(self.model, self.test_batches)))
+        test = {} if self.test_batches is None else dict(zip(("test_loss", "test_error"),
+                                                             _evaluate(self.model, self.test_batches)))
         h.append(epoch=epoch + 1, train_loss=logs["loss"], train_error=1.0 - logs["accuracy"],
                  held_out_loss=logs["val_loss"], held_out_error=1.0 - logs["val_accuracy"],
                  learning_rate=self.config.learning_rate_at((epoch + 1) * steps - 1, steps),
@@ -389,22 +375,17 @@ class _EpochLog(keras.callbacks.Callback):
         if self.status is None:
             return
         if shows_epoch_line(h.epochs[-1], self.config.epochs, h.learning_rate):
-            self._print_epoch_line()
+            held_out = "val" if h.held_out == "validation" else "test"
+            held_out_loss, held_out_error = getattr(h, f"{h.held_out}_loss"), getattr(h, f"{h.held_out}_error")
+            print(f"epoch {h.epochs[-1]:>{len(str(self.config.epochs))}}/{self.config.epochs}  "
+                  f"train loss {h.train_loss[-1]:.3f} error {100 * h.train_error[-1]:5.1f} %  "
+                  f"{held_out} loss {held_out_loss[-1]:.3f} error {100 * held_out_error[-1]:5.1f} %  "
+                  + (f"test error {100 * h.test_error[-1]:5.1f} %  " if held_out == "val" and h.test_error else "") +
+                  f"lr {h.learning_rate[-1]:<6.3g} {h.seconds[-1]:5.1f} s", flush=True)
         remaining = self.config.epochs - h.epochs[-1]
         if remaining:  # the median of the last three epochs: the first also traces the step function
             left = _duration(remaining * float(np.median(h.seconds[-3:])))
             self.status.update(f"{h.label}: {h.epochs[-1]} of {self.config.epochs} epochs done, about {left} left")
-
-    def _print_epoch_line(self):
-        h = self.history_
-        width = len(str(self.config.epochs))
-        held_out = "val" if h.held_out == "validation" else "test"
-        held_out_loss, held_out_error = getattr(h, f"{h.held_out}_loss"), getattr(h, f"{h.held_out}_error")
-        print(f"epoch {h.epochs[-1]:>{width}}/{self.config.epochs}  "
-              f"train loss {h.train_loss[-1]:.3f} error {100 * h.train_error[-1]:5.1f} %  "
-              f"{held_out} loss {held_out_loss[-1]:.3f} error {100 * held_out_error[-1]:5.1f} %  "
-              + (f"test error {100 * h.test_error[-1]:5.1f} %  " if held_out == "val" and h.test_error else "") +
-              f"lr {h.learning_rate[-1]:<6.3g} {h.seconds[-1]:5.1f} s", flush=True)
 
 
 # A run of more epochs prints a line for about this many of them (all epochs stay in the history).
@@ -414,11 +395,8 @@ EPOCH_LINES = 20
 def shows_epoch_line(epoch: int, epochs: int, learning_rates: list[float]) -> bool:
     """Whether epoch ``epoch`` (from 1) of a run of ``epochs`` gets a line in the log: every epoch of a short run; of a
     longer one (the paper's 182) every k-th (about ``EPOCH_LINES``), the first, the last, and each change of rate."""
-    if epochs <= EPOCH_LINES or epoch in (1, epochs):
-        return True
-    if len(learning_rates) >= 2 and learning_rates[-1] != learning_rates[-2]:
-        return True
-    return epoch % -(-epochs // EPOCH_LINES) == 0
+    return (epochs <= EPOCH_LINES or epoch in (1, epochs) or epoch % -(-epochs // EPOCH_LINES) == 0
+            or (len(learning_rates) >= 2 and learning_rates[-1] != learning_rates[-2]))
 
 
 def _duration(seconds: float) -> str:
@@ -465,11 +443,10 @@ def estimate_training_time(model: keras.Model, dataset: data.ImageDataset,
     burn_in_steps = arguments.non_negative_int(burn_in_steps, "burn_in_steps")
     measured_steps = arguments.positive_int(measured_steps, "measured_steps")
     config, strategy, prepared, steps = _prepare_run(model, dataset, config, strategy, seed=0)
-    train_set = prepared.dataset
     with strategy.scope():
         copy = keras.models.clone_model(model)
-        _compile(copy, config, steps)
-    batches = pipeline.train_pipeline(train_set.x_train, train_set.y_train, batch_size=config.batch_size,
+        compile_for_training(copy, config, steps)
+    batches = pipeline.train_pipeline(prepared.dataset.x_train, prepared.dataset.y_train, batch_size=config.batch_size,
                                       mean=prepared.mean, std=prepared.std, seed=0, augment=config.augment).repeat()
     times = []  # when training started, then when each step ended
     timer = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: times.append(time.perf_counter()),
