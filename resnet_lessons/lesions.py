@@ -156,9 +156,8 @@ def copy_weights_into_gated(source: keras.Model, gated: keras.Model) -> int:
     _check_model(source, "source")
     _check_model(gated, "gated")
     targets = {layer.name: layer for layer in gated.layers if layer.weights}
-    sources = [layer for layer in source.layers if layer.weights]
-    source_names = {layer.name for layer in sources}
-    for layer in sources:
+    sources = {layer.name: layer for layer in source.layers if layer.weights}
+    for layer in sources.values():
         if layer.name not in targets:
             raise ValueError(f"layer {layer.name!r} of {source.name!r} is not in {gated.name!r}")
         shapes = [tuple(weight.shape) for weight in layer.weights]
@@ -166,12 +165,12 @@ def copy_weights_into_gated(source: keras.Model, gated: keras.Model) -> int:
         if shapes != target_shapes:
             raise ValueError(f"layer {layer.name!r} has weights of shapes {shapes} in {source.name!r} but "
                              f"{target_shapes} in {gated.name!r}")
-    extra = [name for name, layer in targets.items() if name not in source_names and not isinstance(layer, blocks.Gate)]
+    extra = [name for name, layer in targets.items() if name not in sources and not isinstance(layer, blocks.Gate)]
     if extra:
         raise ValueError(f"{gated.name!r} has weighted layers that {source.name!r} lacks and that are not gates: "
                          f"{extra[:5]}")
-    for layer in sources:
-        targets[layer.name].set_weights(layer.get_weights())
+    for name, layer in sources.items():
+        targets[name].set_weights(layer.get_weights())
     return len(sources)
 
 
