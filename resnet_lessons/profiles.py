@@ -147,10 +147,9 @@ def for_depth(config: TrainConfig | str | None, depth: int) -> TrainConfig:
 def get_profile(name: str | TrainConfig | None = None) -> TrainConfig:
     """The profile called ``name`` (a ``TrainConfig`` passes through); by default ``$RESNET_LESSONS_PROFILE`` or
     ``"quick"``. An unknown name raises a ``ValueError`` naming the profiles there are."""
-    source = ""
+    source = f" (from ${PROFILE_ENVIRONMENT_VARIABLE})" if name is None else ""  # shown only for an unknown name
     if name is None:
         name = os.environ.get(PROFILE_ENVIRONMENT_VARIABLE, "").strip() or DEFAULT_PROFILE
-        source = f" (from ${PROFILE_ENVIRONMENT_VARIABLE})" if os.environ.get(PROFILE_ENVIRONMENT_VARIABLE) else ""
     if isinstance(name, TrainConfig):
         return name
     if name not in PROFILES:
