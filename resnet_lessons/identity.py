@@ -294,8 +294,7 @@ def _identity_variance(layer) -> np.ndarray:
     scalar tail (17 channels are 16 lanes and 1 tail).
     """
     channels = layer.moving_variance.shape[0]
-    epsilon = np.float32(layer.epsilon)
-    exact = np.float32(1.0) - epsilon
+    exact = np.float32(1.0) - np.float32(layer.epsilon)
     candidates = [exact]
     below = above = exact
     for _ in range(64):  # 64 neighbouring float32 values on each side
