@@ -141,8 +141,7 @@ class TrainingHistory:
             raise ValueError(f"unknown metric {metric!r}: expected one of {', '.join(_METRICS)}")
         if not self.epochs:
             raise ValueError(f"history {self.label!r} has no finished epoch yet")
-        values = getattr(self, metric)
-        if values:
+        if values := getattr(self, metric):
             return values[-1]
         if metric.startswith("test_") and self.validation_error:
             final = getattr(self, f"final_{metric}")
@@ -354,8 +353,7 @@ class _EpochLog(keras.callbacks.Callback):
         now = time.perf_counter()
         if self.status is not None and now - self.last_report >= self.interval:
             self.last_report = now
-            h = self.history_
-            steps = h.steps_per_epoch
+            h, steps = self.history_, self.history_.steps_per_epoch
             done = len(h.epochs) + (batch + 1) / steps  # epochs, counting the current one's fraction
             # After the first epoch, which also traces the step function, trust finished epochs.
             seconds_per_epoch = (float(np.median(h.seconds[-3:])) if h.seconds
@@ -382,8 +380,7 @@ class _EpochLog(keras.callbacks.Callback):
                   f"{held_out} loss {held_out_loss[-1]:.3f} error {100 * held_out_error[-1]:5.1f} %  "
                   + (f"test error {100 * h.test_error[-1]:5.1f} %  " if held_out == "val" and h.test_error else "") +
                   f"lr {h.learning_rate[-1]:<6.3g} {h.seconds[-1]:5.1f} s", flush=True)
-        remaining = self.config.epochs - h.epochs[-1]
-        if remaining:  # the median of the last three epochs: the first also traces the step function
+        if remaining := self.config.epochs - h.epochs[-1]:  # the median of the last three: the first also traces
             left = _duration(remaining * float(np.median(h.seconds[-3:])))
             self.status.update(f"{h.label}: {h.epochs[-1]} of {self.config.epochs} epochs done, about {left} left")
 
