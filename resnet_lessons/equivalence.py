@@ -202,6 +202,9 @@ def randomise_batch_norms(model: keras.Model, rng=0) -> None:
     Freshly built, a batch norm in inference mode is the identity, so two nets compared there cannot show a batch norm
     in the wrong place or a statistic not copied; with random ones they do. ``rng``: a seed or a NumPy ``Generator``.
     """
+    arguments.require(isinstance(model, keras.Model), "model", model, "a keras.Model")
+    arguments.require(isinstance(rng, np.random.Generator) or (arguments.is_int(rng) and rng >= 0), "rng", rng,
+                      "a non-negative integer seed or a numpy.random.Generator")
     rng = np.random.default_rng(rng)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):

@@ -191,3 +191,13 @@ def test_randomise_batch_norms_sets_every_statistic_from_its_seed():
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), same_seed.get_weights()))
     assert not any(np.array_equal(a, b) for a, b in zip(model.get_weights(), other_seed.get_weights()))
     assert all(np.all(variance > 0) for variance in model.get_weights()[3::4])
+
+
+@pytest.mark.parametrize("model, rng, named", [("a model", 0, "model"), (None, 0, "model"), ("model", -1, "rng"),
+                                               ("model", 1.5, "rng"), ("model", "seed", "rng")])
+def test_randomise_batch_norms_names_a_bad_argument(model, rng, named):
+    if model == "model":
+        inputs = keras.Input((4, 4, 3))
+        model = keras.Model(inputs, keras.layers.BatchNormalization()(inputs))
+    with pytest.raises(ValueError, match=f"^{named} must be"):
+        equivalence.randomise_batch_norms(model, rng)
