@@ -1,8 +1,8 @@
 """Train once, reuse everywhere: finished training runs kept on this machine, keyed by everything that decides them.
 
 :func:`trained` builds a network and returns it trained, with its history: read back from the store if the same run
-(:func:`run_key`: network, layers and initial weights, config, data, seed, versions, this package's source) finished here
-before, else trained and stored; one line says which. Training is seeded, so both give the same weights, bit for bit.
+(:func:`run_key`: network, layers and initial weights, config, data, seed, versions, this package's source) finished
+here before, else trained and stored; one line says which. Training is seeded, so both give the same weights, bit for bit.
 The store, a folder of :mod:`resnet_lessons.checkpoints` folders (an interrupted run resumes), is
 ``$RESNET_LESSONS_RUN_STORE`` or ``~/.cache/resnet_lessons/runs``: :func:`clear` it to train again. CI starts empty.
 """
