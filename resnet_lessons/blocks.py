@@ -1,4 +1,4 @@
-"""Building blocks of plain and residual networks (chapters 2, 3, 5 and 7).
+"""Building blocks of plain and residual networks (chapters 2, 3, 5, 7 and 8).
 
 A *block* is a function ``block(x, filters, strides, name) -> y`` adding layers to a functional Keras graph; the
 builder in :mod:`resnet_lessons.models` knows only that signature, so every net shares one builder.
@@ -6,8 +6,9 @@ builder in :mod:`resnet_lessons.models` knows only that signature, so every net 
 Layer names follow ``keras.applications.ResNet50``, so weights line up with it: ``{name}_1_conv``/``_1_bn``/
 ``_1_relu``, ``{name}_2_...`` (and a bottleneck's ``_3_...``) on the branch, ``{name}_0_conv``/``_0_bn``
 (projection) or ``{name}_0_pad`` (option A) on the shortcut, ``{name}_add`` and ``{name}_out`` for the sum F(x) + x
-and the ReLU after it. The pre-activation block (He et al. 2016) follows ``ResNet50V2``: ``{name}_preact_bn``/
-``_preact_relu`` first, a projection without batch norm, and ``{name}_out`` for the sum (no ReLU after it).
+and the ReLU after it. The pre-activation blocks (He et al. 2016, basic and bottleneck) follow ``ResNet50V2``:
+``{name}_preact_bn``/``_preact_relu`` first, a projection without batch norm, and ``{name}_out`` for the sum (no ReLU
+after it).
 
 Shortcut options (He et al. 2015, Sec. 3.3): ``"A"`` identity, subsampled and zero-padded where the shape changes (no
 parameters: a residual net has as many as the plain net of its depth); ``"B"`` a 1x1 projection where the shape
@@ -281,6 +282,29 @@ def preact_basic_block(x, filters: int, strides: int = 1, *, name: str, shortcut
     side = activated if _projects(x, filters, strides, shortcut) else x
     side = shortcut_path(side, filters, strides, shortcut, name, batch_norm=False)
     return layers.Add(name=f"{name}_out")([side, y])  # (batch, H / strides, W / strides, filters)
+
+
+def preact_bottleneck_block(x, filters: int, strides: int = 1, *, name: str, shortcut: str = "B",
+                            use_bias: bool = False):
+    """The full pre-activation bottleneck (He et al. 2016, Fig. 4e, the blocks of ResNet-164 and ResNet-50 v2).
+
+    BN-ReLU first, then 1x1 conv-BN-ReLU, 3x3 conv-BN-ReLU (padded explicitly, ``{name}_2_pad``, and strided, as in
+    ``ResNet50V2``), 1x1 conv to ``4 * filters``, + shortcut; nothing after the sum ``{name}_out``. A projection starts
+    from the normalised input. ``use_bias=True`` gives the last convolution and the projection biases, as in
+    ``keras.applications.ResNet50V2``.
+    """
+    filters, strides = _check_filters_and_strides(filters, strides)
+    shortcut = validate_shortcut(shortcut)
+    output_filters = BOTTLENECK_EXPANSION * filters
+    activated = bn_relu(x, f"{name}_preact")  # (batch, H, W, C)
+    y = layers.Activation("relu", name=f"{name}_1_relu")(conv_bn(activated, filters, 1, 1, f"{name}_1"))
+    y = layers.ZeroPadding2D(1, name=f"{name}_2_pad")(y)
+    y = layers.Activation("relu", name=f"{name}_2_relu")(conv_bn(y, filters, 3, strides, f"{name}_2",
+                                                                 padding="valid"))
+    y = conv_bn(y, output_filters, 1, 1, f"{name}_3", use_bias=use_bias, batch_norm=False)
+    side = activated if _projects(x, output_filters, strides, shortcut) else x
+    side = shortcut_path(side, output_filters, strides, shortcut, name, use_bias=use_bias, batch_norm=False)
+    return layers.Add(name=f"{name}_out")([side, y])  # (batch, H / strides, W / strides, 4 * filters)
 
 
 def validate_stride_placement(stride_on: str) -> str:

@@ -1,4 +1,4 @@
-"""Plain and residual networks, all made by one builder (chapters 1, 3, 4, 5 and 7).
+"""Plain and residual networks, all made by one builder (chapters 1, 3, 4, 5, 7 and 8).
 
 :func:`build_network` takes a stem, a list of :class:`Stage` sizes, a block function and what comes after the last
 stage; every named network is a recipe naming those four, as ``keras.applications``' ``ResNet(stack_fn, preact,
@@ -254,6 +254,44 @@ resnet50 = _recipe(imagenet_resnet, 50, "resnet50",
 resnet101 = _recipe(imagenet_resnet, 101, "resnet101", "ResNet-101: bottleneck blocks, (3, 4, 23, 3) per stage.")
 resnet152 = _recipe(imagenet_resnet, 152, "resnet152",
                     "ResNet-152: bottleneck blocks, (3, 8, 36, 3) per stage, the paper's deepest ImageNet model.")
+
+
+def imagenet_preact_stem(inputs, *, use_bias: bool = True):
+    """A pre-activation ImageNet net's first layers: :func:`imagenet_stem` without its batch norm and ReLU (the
+    first block's ``preact_bn`` and ``preact_relu`` follow the max pool), as in ``keras.applications.ResNet50V2``,
+    whose ``conv1_conv`` has a bias."""
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)  # (batch, 230, 230, 3)
+    x = blocks.conv_bn(x, IMAGENET_STAGE_FILTERS[0], 7, 2, "conv1", use_bias=use_bias, padding="valid",
+                       batch_norm=False)  # (batch, 112, 112, 64)
+    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)  # (batch, 56, 56, 64)
+
+
+def imagenet_preact_resnet(depth: int, *, input_shape: Sequence[int] = (224, 224, 3), num_classes: int = 1000,
+                           use_bias: bool = True, include_top: bool = True,
+                           classifier_activation: str | None = None) -> keras.Model:
+    """The pre-activation ResNet of ``depth`` layers (He et al. 2016) on Table 1's stages, ``resnet{depth}_preact``.
+
+    Pre-activation blocks (bottlenecks from 50 layers), option B, the bare-convolution stem and a final ``post_bn``
+    and ``post_relu``; ``use_bias=True`` (the default) has ``keras.applications.ResNet50V2``'s biases, layer names and
+    25,613,800 parameters at depth 50. One difference from it: a stage downsamples in its *first* block, as our other
+    nets do, where ``ResNet50V2`` strides the *last* block of each stage (and its shortcut subsamples by a 1x1 max
+    pool); the weights are the same, the feature maps they see are not.
+    """
+    stages = imagenet_stages(depth)
+    for flag, value in (("use_bias", use_bias), ("include_top", include_top)):
+        arguments.require(isinstance(value, bool), flag, value, "True or False")
+    block = (functools.partial(blocks.preact_bottleneck_block, use_bias=use_bias) if depth >= FIRST_BOTTLENECK_DEPTH
+             else functools.partial(blocks.preact_basic_block, shortcut="B"))
+    return build_network(input_shape=input_shape, stem=functools.partial(imagenet_preact_stem, use_bias=use_bias),
+                         stages=stages, block=block, after_stages=functools.partial(blocks.bn_relu, name="post"),
+                         num_classes=num_classes, name=f"resnet{depth}_preact",
+                         classifier_activation=classifier_activation, include_top=include_top)
+
+
+resnet50_preact = _recipe(imagenet_preact_resnet, 50, "resnet50_preact",
+                          "Pre-activation ResNet-50 (``ResNet50V2``'s layers); keyword arguments as in "
+                          ":func:`imagenet_preact_resnet`.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -83,3 +83,33 @@ def test_tensors_are_accepted():
     images, labels = _batch()
     result = gradients.layer_gradient_norms(model, tf.constant(images), tf.constant(labels, dtype=tf.int32))
     assert len(result) == 20
+
+
+def test_activation_gradient_matches_the_hand_written_one_for_a_dense_model():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(2, 2, 1))
+    hidden = keras.layers.Dense(1, name="hidden")(inputs)  # acts on the last axis: (batch, 2, 2, 1)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="dense")(keras.layers.Flatten()(hidden)))
+    images = np.arange(8, dtype="float32").reshape(2, 2, 2, 1) / 8
+    labels = np.array([0, 2])
+    (norm,) = gradients.activation_gradient_norms(model, images, labels, ["hidden"])
+    # d(mean cross-entropy)/dX = (softmax(XW + b) - onehot) W^T / batch, X the flattened hidden layer
+    kernel, bias = model.get_layer("dense").get_weights()
+    logits = model.get_layer("hidden")(images).numpy().reshape(2, 4) @ kernel + bias
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = (probabilities - np.eye(3)[labels]) @ kernel.T / 2
+    assert norm == pytest.approx(np.linalg.norm(expected), rel=1e-5)
+
+
+def test_activation_gradients_leave_the_model_unchanged_and_name_bad_layers():
+    seeding.set_seed(0)
+    model = models.resnet20(input_shape=(8, 8, 3))
+    before = [variable.numpy().copy() for variable in model.variables]
+    norms = gradients.activation_gradient_norms(model, *_batch(), ["conv1_relu", "conv4_block3_out"])
+    assert len(norms) == 2 and all(norm > 0 for norm in norms)
+    for old, variable in zip(before, model.variables):
+        np.testing.assert_array_equal(old, variable.numpy())
+    with pytest.raises(ValueError, match="conv9_out"):
+        gradients.activation_gradient_norms(model, *_batch(), ["conv1_relu", "conv9_out"])
+    with pytest.raises(ValueError, match="layer_names"):
+        gradients.activation_gradient_norms(model, *_batch(), [])
