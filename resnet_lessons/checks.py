@@ -12,8 +12,10 @@ import functools
 import math
 
 import keras
+import numpy as np
 
-from resnet_lessons import arguments, blocks, equivalence, identity, models
+from resnet_lessons import (arguments, blocks, equivalence, gradients, identity, models, seeding,
+                            shortcut_variants)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,3 +240,84 @@ def check_path_count(num_blocks: int, length: int, answer) -> CheckResult:
             return CheckResult(False, f"{answer:,} is not it: {hint}.")
     return CheckResult(False, f"{answer:,} is not it: a path crosses each block once, by its branch or by its "
                               f"shortcut; how many ways are there to choose the {length} blocks whose branch it takes?")
+
+
+def check_shortcut_product(scale: float, num_blocks: int, answer) -> CheckResult:
+    """Check a prediction of how a stack of shortcuts scaled by ``scale`` scales the gradient (chapter 8).
+
+    The expected value is *measured*: two CIFAR nets of ``num_blocks`` blocks (``6n + 2`` layers, so ``num_blocks``
+    a multiple of 3) with every branch starting at zero, one with identity shortcuts and one with shortcuts scaled by
+    ``scale``; the ratio of their gradients at the first block's input (over the gradient at the last block's
+    output) is the answer, within 5 %. Hints recognise a product instead of a power, a power off by one, and 1.
+    """
+    arguments.require(arguments.is_number(scale) and 0 < scale < 1, "scale", scale, "a number in (0, 1)")
+    arguments.require(arguments.is_int(num_blocks) and num_blocks >= 3 and num_blocks % 3 == 0, "num_blocks",
+                      num_blocks, "a positive multiple of 3 (three stages of n blocks)")
+    if _unanswered(answer):
+        return NO_ANSWER
+    arguments.require(arguments.is_number(answer), "answer", answer, "a number")
+    images = np.random.default_rng(0).normal(size=(8, 8, 8, 3)).astype("float32")
+    labels = np.arange(8) % 10
+    ratios = {}
+    for variant in ("identity", "scaled"):
+        seeding.set_seed(0)
+        model = shortcut_variants.variant_resnet(2 * num_blocks + 2, variant, input_shape=(8, 8, 3), scale=scale,
+                                                 zero_init_residual=True)
+        first, last = gradients.activation_gradient_norms(model, images, labels,
+                                                          ["conv1_relu", f"conv4_block{num_blocks // 3}_out"])
+        ratios[variant] = first / last
+    measured = ratios["scaled"] / ratios["identity"]
+    if math.isclose(answer, measured, rel_tol=0.05):
+        return CheckResult(True, f"measured {measured:.4g}, and {scale:g}^{num_blocks} = {scale**num_blocks:.4g}: "
+                                 "every block multiplies the signal that skips its branch by the scale, forward and "
+                                 "backward.")
+    hints = {scale * num_blocks: "that multiplies the scale by the number of blocks; the factors multiply, so raise "
+                                 "it to a power",
+             scale ** (num_blocks - 1): "one factor is missing: every one of the blocks scales its shortcut",
+             scale ** (num_blocks + 1): "one factor too many: count the blocks, not the layers between them",
+             1.0: "a gradient does not pass a scaled shortcut unchanged: it is multiplied by the scale"}
+    for value, hint in hints.items():
+        if math.isclose(answer, value, rel_tol=0.05):
+            return CheckResult(False, f"{answer:.4g} is not it: {hint}.")
+    return CheckResult(False, f"{answer:.4g} is not it: with every branch at zero a block is its shortcut, y = "
+                              f"{scale:g} x; what do {num_blocks} of them in a row do to a gradient?")
+
+
+def check_preact_block(block) -> CheckResult:
+    """Check a full pre-activation basic block, ``block(x, filters, strides, name)`` (chapter 8), against
+    :func:`resnet_lessons.blocks.preact_basic_block` with option A: same parameters, same outputs on copied weights."""
+    if _unanswered(block):
+        return NO_ANSWER
+    if not callable(block):
+        raise ValueError(f"answer must be a block function block(x, filters, strides, name), got {block!r}")
+    for in_channels, filters, strides in ((16, 16, 1), (16, 32, 2)):
+        case = f"for {in_channels} -> {filters} channels at stride {strides}"
+        try:
+            result = equivalence.compare_blocks(block, blocks.preact_basic_block, input_shape=(8, 8, in_channels),
+                                                filters=filters, strides=strides)
+        except Exception as error:  # the student's code may fail in any way; say how
+            return CheckResult(False, f"building your block {case} raised {type(error).__name__}: {error}")
+        if result.same:
+            continue
+        extra = result.candidate_parameters - result.reference_parameters
+        hints = {-2 * in_channels: "the block starts with batch norm and ReLU on its input (the pre-activation)",
+                 2 * filters: "nothing follows the second convolution: its batch norm is the next block's "
+                              "pre-activation",
+                 filters: "the convolutions have no biases (each is followed by a batch norm, here or in the next "
+                          "block)"}
+        if result.candidate_output_shape != result.reference_output_shape:
+            hint = (f"the output is {result.candidate_output_shape}, expected {result.reference_output_shape}: the "
+                    "stride goes on the first 3x3 convolution, and option A subsamples and zero-pads the shortcut")
+        elif extra:
+            hint = hints.get(extra, f"it has {extra:+,} parameters: BN-ReLU-conv3x3-BN-ReLU-conv3x3, no biases, "
+                                    "and a shortcut without parameters")
+        elif not result.detail and result.max_difference < 0.05:
+            hint = (f"same parameters, outputs close but not equal (up to {result.max_difference:.3g}): check batch "
+                    f"norm's epsilon, {blocks.BATCH_NORM_EPSILON} in the package (as in keras.applications) where "
+                    "Keras' default is 1e-3; blocks.bn_relu uses the package's")
+        else:
+            hint = (f"same parameters, different outputs ({result.detail or f'up to {result.max_difference:.3g}'}): "
+                    "nothing may follow the addition (no ReLU, no batch norm), and the identity shortcut carries "
+                    "the block's input itself, not its normalised version")
+        return CheckResult(False, f"{case}, {hint}.")
+    return CheckResult(True, "your block has the package block's parameters and computes the same outputs.")

@@ -71,3 +71,17 @@ def test_the_chance_loss_and_its_usual_slips():
         checks.check_chance_loss("ln 10")
     with pytest.raises(ValueError, match="num_classes must be an integer of at least 2, got 1"):
         checks.check_chance_loss(2.3, num_classes=1)
+
+
+def test_shortcut_product_is_measured_and_common_slips_get_hints():
+    assert "no answer" in str(checks.check_shortcut_product(0.9, 6, ...))
+    result = checks.check_shortcut_product(0.9, 6, 0.9**6)
+    assert result and "0.9^6" in str(result)
+    assert not checks.check_shortcut_product(0.9, 6, 0.9 * 6)
+    assert "one factor is missing" in str(checks.check_shortcut_product(0.9, 6, 0.9**5))
+    assert "multiplied by the scale" in str(checks.check_shortcut_product(0.9, 6, 1.0))
+    assert "is not it" in str(checks.check_shortcut_product(0.9, 6, 0.2))
+    for kwargs, message in (({"scale": 1.0}, "scale"), ({"num_blocks": 5}, "num_blocks"), ({"answer": "x"}, "answer")):
+        arguments = {"scale": 0.9, "num_blocks": 6, "answer": 0.5, **kwargs}
+        with pytest.raises(ValueError, match=message):
+            checks.check_shortcut_product(**arguments)

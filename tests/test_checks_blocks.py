@@ -1,4 +1,7 @@
-"""Checkers of chapters 2 and 3: the identity kernel and the residual block with a projection shortcut."""
+"""Checkers of chapters 2, 3 and 8: the identity kernel, the block with a projection shortcut, the pre-activation
+block."""
+
+import functools
 
 import numpy as np
 import pytest
@@ -85,3 +88,35 @@ def test_projection_block_checker_explains_a_missing_projection_and_a_wrong_stri
 def test_projection_block_checker_refuses_non_functions():
     with pytest.raises(ValueError, match="block function"):
         checks.check_projection_block(42)
+
+
+def _preact_block(x, filters, strides, name, *, relu_after_add=False, final_bn=False, no_preact=False,
+                  keras_epsilon=False):
+    """A full pre-activation block written out as a student would, with one optional slip."""
+    def bn_relu(tensor, prefix):
+        if keras_epsilon:  # Keras' default epsilon, 1e-3
+            return layers.Activation("relu")(layers.BatchNormalization(name=f"{prefix}_bn")(tensor))
+        return blocks.bn_relu(tensor, prefix)
+
+    y = x if no_preact else bn_relu(x, f"{name}_preact")
+    shortcut = blocks.shortcut_path(x, filters, strides, "A", name)
+    y = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_1_conv")(y)
+    y = bn_relu(y, f"{name}_1")
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
+    if final_bn:
+        y = layers.BatchNormalization(name=f"{name}_2_bn")(y)
+    y = layers.Add()([shortcut, y])
+    return layers.Activation("relu")(y) if relu_after_add else y
+
+
+def test_preact_block_checker_passes_a_right_answer_and_names_slips():
+    assert checks.check_preact_block(_preact_block)
+    assert "no answer" in str(checks.check_preact_block(...))
+    assert "pre-activation" in str(checks.check_preact_block(functools.partial(_preact_block, no_preact=True)))
+    assert "nothing follows the second convolution" in str(
+        checks.check_preact_block(functools.partial(_preact_block, final_bn=True)))
+    assert "nothing may follow the addition" in str(
+        checks.check_preact_block(functools.partial(_preact_block, relu_after_add=True)))
+    assert "epsilon" in str(checks.check_preact_block(functools.partial(_preact_block, keras_epsilon=True)))
+    with pytest.raises(ValueError, match="block function"):
+        checks.check_preact_block("preact")
