@@ -18,25 +18,26 @@ _SHUFFLE_STREAM = 1
 _AUGMENTATION_STREAM = 2
 
 
-def steps_per_epoch(num_examples: int, batch_size: int) -> int:
-    """The number of full batches in one epoch, ``num_examples // batch_size`` (training drops the remainder)."""
-    num_examples = arguments.positive_int(num_examples, "num_examples")
+def steps_per_epoch(num_train: int, batch_size: int) -> int:
+    """The number of full batches in one epoch over ``num_train`` training images (``ImageDataset.num_train``),
+    ``num_train // batch_size``: training drops the remainder."""
+    num_train = arguments.positive_int(num_train, "num_train")
     batch_size = arguments.positive_int(batch_size, "batch_size")
-    if batch_size > num_examples:
-        raise ValueError(f"batch_size must be at most the number of examples ({num_examples}), got {batch_size}: "
+    if batch_size > num_train:
+        raise ValueError(f"batch_size must be at most the number of training images ({num_train}), got {batch_size}: "
                          "an epoch would have no full batch")
-    return num_examples // batch_size
+    return num_train // batch_size
 
 
-def epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
-    """The order (an int32 permutation of ``range(num_examples)``) in which :func:`train_pipeline` visits an epoch.
+def epoch_order(num_train: int, seed: int, epoch: int) -> np.ndarray:
+    """The order (an int32 permutation of ``range(num_train)``) in which :func:`train_pipeline` visits an epoch.
 
     Exposed so that tests and chapters can check that every epoch is a permutation fixed by ``(seed, epoch)`` alone.
     """
-    arguments.positive_int(num_examples, "num_examples")
+    arguments.positive_int(num_train, "num_train")
     arguments.non_negative_int(seed, "seed")
     arguments.non_negative_int(epoch, "epoch")
-    return _epoch_order(num_examples, tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64)).numpy()
+    return _epoch_order(num_train, tf.constant(seed, tf.int64), tf.constant(epoch, tf.int64)).numpy()
 
 
 def augment_batch(images, *, seed: int, epoch: int = 0, step: int = 0) -> tf.Tensor:
@@ -68,8 +69,8 @@ def train_pipeline(images, labels, *, batch_size: int, mean, std, seed: int, fir
     initial_epoch=first_epoch, steps_per_epoch=...)``: given ``steps_per_epoch``, Keras reads one iterator throughout.
     """
     images, labels = _check_images_and_labels(images, labels)
-    num_examples = len(images)
-    steps = steps_per_epoch(num_examples, batch_size)
+    num_train = len(images)
+    steps = steps_per_epoch(num_train, batch_size)
     mean, std = _check_statistics(mean, std)
     arguments.non_negative_int(seed, "seed")
     arguments.non_negative_int(first_epoch, "first_epoch")
@@ -87,7 +88,7 @@ def train_pipeline(images, labels, *, batch_size: int, mean, std, seed: int, fir
 
     def batches_of_epoch(epoch):
         # (steps, batch_size) example indices of this epoch, in visiting order
-        order = _epoch_order(num_examples, seed_tensor, epoch)[: steps * batch_size]
+        order = _epoch_order(num_train, seed_tensor, epoch)[: steps * batch_size]
         index_batches = tf.reshape(order, (steps, batch_size))
         epoch_ids = tf.fill([steps], epoch)
         step_ids = tf.range(steps, dtype=tf.int64)
@@ -124,10 +125,10 @@ def eval_pipeline(images, labels, *, batch_size: int, mean, std) -> tf.data.Data
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _epoch_order(num_examples, seed, epoch):
-    """Permutation (num_examples,) int32 of one epoch, from stateless random numbers keyed by (seed, epoch)."""
+def _epoch_order(num_train, seed, epoch):
+    """Permutation (num_train,) int32 of one epoch, from stateless random numbers keyed by (seed, epoch)."""
     key = tf.random.experimental.stateless_fold_in(tf.stack([seed, tf.constant(_SHUFFLE_STREAM, tf.int64)]), epoch)
-    scores = tf.random.stateless_uniform([num_examples], seed=key)
+    scores = tf.random.stateless_uniform([num_train], seed=key)
     return tf.argsort(scores, stable=True)  # int32
 
 

@@ -46,7 +46,9 @@ class TrainConfig:
     decay_epochs: tuple[int, ...] = (91, 137)  # epochs after which the learning rate is divided by 10
     warmup_iterations: int = 0  # steps at warmup_learning_rate first; the paper warms up ResNet-110 only (for_depth)
     warmup_learning_rate: float = 0.01  # learning rate during warm-up (the paper's, for ResNet-110)
-    train_examples: int | None = None  # first N training images (None: all, 45,000 after the validation split)
+    # How many of the data set's training images (its num_train) a run uses: the first N (None: all, 45,000 after the
+    # validation split); a setting, named like test_examples and validation_examples.
+    train_examples: int | None = None
     test_examples: int | None = None  # first N test images (None: all)
     validation_examples: int = 5_000  # held out of the training images, measured after every epoch
     image_size: int = 32  # side of the images the nets see; CIFAR's 32 is area-downsampled to it when smaller

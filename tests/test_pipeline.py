@@ -23,7 +23,7 @@ def as_arrays(dataset):
 def test_steps_per_epoch():
     assert pipeline.steps_per_epoch(50_000, 128) == 390
     assert pipeline.steps_per_epoch(128, 128) == 1
-    with pytest.raises(ValueError, match="batch_size must be at most the number of examples"):
+    with pytest.raises(ValueError, match="batch_size must be at most the number of training images"):
         pipeline.steps_per_epoch(100, 128)
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
         pipeline.steps_per_epoch(100, 0)
@@ -154,7 +154,7 @@ def test_eval_pipeline_keeps_order_and_remainder():
         ({"labels": np.zeros(9, np.int32)}, r"labels must have shape \(10,\)"),
         ({"labels": np.zeros(10, np.float32)}, "labels must be integers"),
         ({"batch_size": 0}, "batch_size must be a positive int"),
-        ({"batch_size": 11}, "batch_size must be at most the number of examples"),
+        ({"batch_size": 11}, "batch_size must be at most the number of training images"),
         ({"mean": [1.0, 2.0]}, "mean must be 3 numbers"),
         ({"std": np.ones((1, 3))}, "std must be 3 numbers"),
         ({"std": [1.0, 0.0, 1.0]}, "std must be positive"),
