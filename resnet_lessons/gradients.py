@@ -73,9 +73,12 @@ def activation_gradient_norms(model: keras.Model, images, labels, layer_names: S
         loss = _mean_cross_entropy(labels, logits)
     gradients = tape.gradient(loss, activations)
     if missing := [name for name, gradient in zip(names, gradients) if gradient is None]:
-        raise ValueError(f"TensorFlow gives no gradient of the loss for the outputs of {missing}: the loss must be "
-                         "computed from them (a layer on the path from the input to the logits)")
-    return [float(tf.norm(gradient)) for gradient in gradients]
+        raise ValueError(f"TensorFlow gives no gradient of the loss for the outputs of {missing}: name layers on the "
+                         "path from the input to the logits (Keras gives none for a layer without weights directly "
+                         "after the input)")
+    # In float64: a gradient of 1e-20 per unit (a shortcut scaled by 0.5 over 54 blocks) has squares below float32's
+    # range, and its norm would come out as 0.
+    return [float(np.linalg.norm(gradient.numpy().astype(np.float64))) for gradient in gradients]
 
 
 def _check_batch(model, images, labels):

@@ -191,6 +191,8 @@ def cifar_preact_resnet(depth: int, *, shortcut: str = "A", num_classes: int = 1
 
 resnet20_preact = _recipe(cifar_preact_resnet, 20, "resnet20_preact",
                           "Pre-activation ResNet-20; keyword arguments as in :func:`cifar_preact_resnet`.")
+resnet110_preact = _recipe(cifar_preact_resnet, 110, "resnet110_preact",
+                           "Pre-activation ResNet-110, the 2016 paper's CIFAR net of Tables 1 and 2 (chapter 8).")
 
 
 def imagenet_stem(inputs, *, use_bias: bool = False):

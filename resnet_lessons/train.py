@@ -385,6 +385,25 @@ class _EpochLog(keras.callbacks.Callback):
             self.status.update(f"{h.label}: {h.epochs[-1]} of {self.config.epochs} epochs done, about {left} left")
 
 
+class StepLosses(keras.callbacks.Callback):
+    """Records the training loss of every step in ``losses`` (chapters 4 and 8), for the first steps of a deep net.
+
+    Keras reports the mean over the epoch so far after each step; this undoes the mean: step k's loss is
+    ``k * mean_k - (k - 1) * mean_(k-1)``.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.losses = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.mean, self.steps = 0.0, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self.losses.append(self.steps * logs["loss"] - (self.steps - 1) * self.mean)
+        self.mean = logs["loss"]
+
+
 # A run of more epochs prints a line for about this many of them (all epochs stay in the history).
 EPOCH_LINES = 20
 

@@ -113,3 +113,30 @@ def test_activation_gradients_leave_the_model_unchanged_and_name_bad_layers():
         gradients.activation_gradient_norms(model, *_batch(), ["conv1_relu", "conv9_out"])
     with pytest.raises(ValueError, match="layer_names"):
         gradients.activation_gradient_norms(model, *_batch(), [])
+
+
+def test_activation_gradient_norms_do_not_underflow_for_tiny_gradients():
+    """A gradient of about 1e-22 per unit, as behind 54 shortcuts scaled by 0.5: its squares are below float32's range."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(1, 1, 4))
+    hidden = keras.layers.Dense(4, name="hidden")(inputs)
+    scaled = keras.layers.Rescaling(1e-22)(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="dense")(keras.layers.Flatten()(scaled)))
+    images = np.ones((2, 1, 1, 4), "float32")
+    labels = np.array([0, 2])
+    (norm,) = gradients.activation_gradient_norms(model, images, labels, ["hidden"])
+    kernel, bias = model.get_layer("dense").get_weights()
+    hidden_values = model.get_layer("hidden")(images).numpy().reshape(2, 4).astype("float64")
+    logits = 1e-22 * hidden_values @ kernel + bias
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = 1e-22 * (probabilities - np.eye(3)[labels]) @ kernel.T / 2
+    assert norm == pytest.approx(np.linalg.norm(expected), rel=1e-4)
+
+
+def test_a_layer_without_a_gradient_is_named():
+    # Keras gives no gradient for the output of a layer without weights directly after the input
+    inputs = keras.Input(shape=(1, 1, 4))
+    relu = keras.layers.Activation("relu", name="first_relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(relu)))
+    with pytest.raises(ValueError, match="first_relu"):
+        gradients.activation_gradient_norms(model, np.ones((2, 1, 1, 4), "float32"), np.array([0, 1]), ["first_relu"])

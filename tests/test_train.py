@@ -319,3 +319,12 @@ def test_long_runs_print_about_twenty_epoch_lines_and_every_change_of_learning_r
     assert shown[0] == 1 and shown[-1] == 182 and 20 <= len(shown) <= 25
     assert 92 in shown and 138 in shown  # the first epochs at 0.01 and 0.001
     assert 10 in shown and 11 not in shown  # every 10th epoch (182 / 20, rounded up)
+
+
+def test_step_losses_average_to_each_epochs_training_loss(dataset):
+    step_losses = train.StepLosses()
+    history = train.train(tiny_model(), dataset, TINY, verbose=False, callbacks=[step_losses])
+    losses = np.array(step_losses.losses).reshape(len(history.epochs), history.steps_per_epoch)
+    # Keras' epoch loss is the mean of the epoch's step losses, which the callback recovered one by one
+    np.testing.assert_allclose(losses.mean(axis=1), history.train_loss, rtol=1e-5)
+    assert len(set(np.round(losses[0], 6))) > 1  # one number per step, not the running mean repeated
