@@ -110,43 +110,62 @@ def check_projection_block(block) -> CheckResult:
 
     ``block(x, filters, strides, name)`` is compared with ``blocks.basic_block(..., shortcut="B")``.
     """
+    def explain(result, in_channels, filters):
+        return _difference(
+            result, shape="the stride goes on the first 3x3 convolution and on the projection",
+            parameters={8 * in_channels * filters: "the projection is a 1x1 convolution, not a 3x3 one",
+                        -2 * filters: "the projection needs its batch norm",
+                        in_channels * filters + 2 * filters: "option B keeps the identity where the shape does not "
+                                                             "change (a projection everywhere is option C)",
+                        -in_channels * filters - 2 * filters: "the shortcut has no projection; where the shape "
+                                                              "changes, option B uses a 1x1 conv-BN with the "
+                                                              "block's stride"},
+            other_count="two 3x3 conv-BN pairs without biases, plus a 1x1 conv-BN projection where the shape changes",
+            outputs="check the order conv -> batch norm -> ReLU, no ReLU after the second batch norm, and the ReLU "
+                    "after the addition")
+
+    return _compare_block(block, functools.partial(blocks.basic_block, shortcut="B"), ((16, 32, 2), (16, 16, 1)),
+                          explain, when_strided_fails="; where the shape changes, the shortcut needs a 1x1 "
+                                                      "convolution with the block's stride")
+
+
+def _compare_block(block, reference, cases, explain, when_strided_fails: str = "") -> CheckResult:
+    """Compare a student's ``block`` with ``reference`` for each ``(in_channels, filters, strides)`` of ``cases`` (on
+    copied weights, :func:`resnet_lessons.equivalence.compare_blocks`); at the first difference, say which case and
+    ``explain(result, in_channels, filters)``; if building it fails at a stride, add ``when_strided_fails``."""
     if _unanswered(block):
         return NO_ANSWER
     if not callable(block):
         raise ValueError(f"answer must be a block function block(x, filters, strides, name), got {block!r}")
-    reference = functools.partial(blocks.basic_block, shortcut="B")
-    for in_channels, filters, strides in ((16, 32, 2), (16, 16, 1)):
+    for in_channels, filters, strides in cases:
         case = f"for {in_channels} -> {filters} channels at stride {strides}"
         try:
             result = equivalence.compare_blocks(block, reference, input_shape=(8, 8, in_channels), filters=filters,
                                                 strides=strides)
         except Exception as error:  # the student's code may fail in any way; say how
-            advice = "; where the shape changes, the shortcut needs a 1x1 convolution with the block's stride" if (
-                strides != 1) else ""
+            advice = when_strided_fails if strides != 1 else ""
             return CheckResult(False, f"building your block {case} raised {type(error).__name__}: {error}{advice}")
-        if result.same:
-            continue
-        extra = result.candidate_parameters - result.reference_parameters
-        hints = {
-            8 * in_channels * filters: "the projection is a 1x1 convolution, not a 3x3 one",
-            -2 * filters: "the projection needs its batch norm",
-            in_channels * filters + 2 * filters: "option B keeps the identity where the shape does not change "
-                                                 "(a projection everywhere is option C)",
-            -in_channels * filters - 2 * filters: "the shortcut has no projection; where the shape changes, "
-                                                  "option B uses a 1x1 conv-BN with the block's stride",
-        }
-        if result.candidate_output_shape != result.reference_output_shape:
-            hint = (f"the output is {result.candidate_output_shape}, expected {result.reference_output_shape}: the "
-                    "stride goes on the first 3x3 convolution and on the projection")
-        elif extra:
-            hint = hints.get(extra, f"it has {extra:+,} parameters: two 3x3 conv-BN pairs without biases, plus a "
-                                    "1x1 conv-BN projection where the shape changes")
-        else:
-            hint = (f"same parameters, different outputs ({result.detail or f'up to {result.max_difference:.3g}'}): "
-                    "check the order conv -> batch norm -> ReLU, no ReLU after the second batch norm, and the ReLU "
-                    "after the addition")
-        return CheckResult(False, f"{case}, {hint}.")
+        if not result.same:
+            return CheckResult(False, f"{case}, {explain(result, in_channels, filters)}.")
     return CheckResult(True, "your block has the package block's parameters and computes the same outputs.")
+
+
+def _difference(result, *, shape: str, parameters: dict, other_count: str, outputs: str, epsilon: bool = False) -> str:
+    """Why a student's block differs from the package's (an :class:`~resnet_lessons.equivalence.BlockComparison`):
+    its output shape (with the advice ``shape``), its parameter count (a hint per known difference in
+    ``parameters``, else ``other_count``), or its outputs (``outputs``; with ``epsilon``, small differences point to
+    batch norm's epsilon)."""
+    extra = result.candidate_parameters - result.reference_parameters
+    if result.candidate_output_shape != result.reference_output_shape:
+        return f"the output is {result.candidate_output_shape}, expected {result.reference_output_shape}: {shape}"
+    if extra:
+        return parameters.get(extra, f"it has {extra:+,} parameters: {other_count}")
+    differences = result.detail or f"up to {result.max_difference:.3g}"
+    if epsilon and not result.detail and result.max_difference < 0.05:
+        return (f"same parameters, outputs close but not equal ({differences}): check batch norm's epsilon, "
+                f"{blocks.BATCH_NORM_EPSILON} in the package (as in keras.applications) where Keras' default is "
+                "1e-3; blocks.bn_relu uses the package's")
+    return f"same parameters, different outputs ({differences}): {outputs}"
 
 
 def check_chance_loss(answer, num_classes: int = 10) -> CheckResult:
@@ -286,38 +305,19 @@ def check_shortcut_product(scale: float, num_blocks: int, answer) -> CheckResult
 def check_preact_block(block) -> CheckResult:
     """Check a full pre-activation basic block, ``block(x, filters, strides, name)`` (chapter 8), against
     :func:`resnet_lessons.blocks.preact_basic_block` with option A: same parameters, same outputs on copied weights."""
-    if _unanswered(block):
-        return NO_ANSWER
-    if not callable(block):
-        raise ValueError(f"answer must be a block function block(x, filters, strides, name), got {block!r}")
-    for in_channels, filters, strides in ((16, 16, 1), (16, 32, 2)):
-        case = f"for {in_channels} -> {filters} channels at stride {strides}"
-        try:
-            result = equivalence.compare_blocks(block, blocks.preact_basic_block, input_shape=(8, 8, in_channels),
-                                                filters=filters, strides=strides)
-        except Exception as error:  # the student's code may fail in any way; say how
-            return CheckResult(False, f"building your block {case} raised {type(error).__name__}: {error}")
-        if result.same:
-            continue
-        extra = result.candidate_parameters - result.reference_parameters
-        hints = {-2 * in_channels: "the block starts with batch norm and ReLU on its input (the pre-activation)",
-                 2 * filters: "nothing follows the second convolution: its batch norm is the next block's "
-                              "pre-activation",
-                 filters: "the convolutions have no biases (each is followed by a batch norm, here or in the next "
-                          "block)"}
-        if result.candidate_output_shape != result.reference_output_shape:
-            hint = (f"the output is {result.candidate_output_shape}, expected {result.reference_output_shape}: the "
-                    "stride goes on the first 3x3 convolution, and option A subsamples and zero-pads the shortcut")
-        elif extra:
-            hint = hints.get(extra, f"it has {extra:+,} parameters: BN-ReLU-conv3x3-BN-ReLU-conv3x3, no biases, "
-                                    "and a shortcut without parameters")
-        elif not result.detail and result.max_difference < 0.05:
-            hint = (f"same parameters, outputs close but not equal (up to {result.max_difference:.3g}): check batch "
-                    f"norm's epsilon, {blocks.BATCH_NORM_EPSILON} in the package (as in keras.applications) where "
-                    "Keras' default is 1e-3; blocks.bn_relu uses the package's")
-        else:
-            hint = (f"same parameters, different outputs ({result.detail or f'up to {result.max_difference:.3g}'}): "
-                    "nothing may follow the addition (no ReLU, no batch norm), and the identity shortcut carries "
-                    "the block's input itself, not its normalised version")
-        return CheckResult(False, f"{case}, {hint}.")
-    return CheckResult(True, "your block has the package block's parameters and computes the same outputs.")
+    def explain(result, in_channels, filters):
+        return _difference(
+            result, shape="the stride goes on the first 3x3 convolution, and option A subsamples and zero-pads the "
+                          "shortcut",
+            parameters={-2 * in_channels: "the block starts with batch norm and ReLU on its input (the "
+                                          "pre-activation)",
+                        2 * filters: "nothing follows the second convolution: its batch norm is the next block's "
+                                     "pre-activation",
+                        filters: "the convolutions have no biases (each is followed by a batch norm, here or in the "
+                                 "next block)"},
+            other_count="BN-ReLU-conv3x3-BN-ReLU-conv3x3, no biases, and a shortcut without parameters",
+            outputs="nothing may follow the addition (no ReLU, no batch norm), and the identity shortcut carries the "
+                    "block's input itself, not its normalised version",
+            epsilon=True)
+
+    return _compare_block(block, blocks.preact_basic_block, ((16, 16, 1), (16, 32, 2)), explain)
