@@ -68,7 +68,7 @@ def variant_block(x, filters: int, strides: int = 1, *, name: str, variant: str 
     strides = arguments.positive_int(strides, "strides")
     y = blocks.conv_bn(x, filters, 3, strides, f"{name}_1")
     y = layers.Activation("relu", name=f"{name}_1_relu")(y)
-    y = blocks.conv_bn(y, filters, 3, 1, f"{name}_2", gamma_zero=zero_init_residual)  # F(x), before the shortcut's addition
+    y = blocks.conv_bn(y, filters, 3, 1, f"{name}_2", gamma_zero=zero_init_residual)  # F(x), before the addition
     side = blocks.shortcut_path(x, filters, strides, "C" if variant == "conv" else "A", name)
     if variant in ("zero", "scaled", "scaled_both"):
         side = layers.Rescaling(0.0 if variant == "zero" else scale, name=f"{name}_shortcut_scale")(side)

@@ -116,7 +116,8 @@ def test_activation_gradients_leave_the_model_unchanged_and_name_bad_layers():
 
 
 def test_activation_gradient_norms_do_not_underflow_for_tiny_gradients():
-    """A gradient of about 1e-22 per unit, as behind 54 shortcuts scaled by 0.5: its squares are below float32's range."""
+    """A gradient of about 1e-22 per unit, as behind 54 shortcuts scaled by 0.5: its squares are below float32's
+    range."""
     keras.utils.set_random_seed(0)
     inputs = keras.Input(shape=(1, 1, 4))
     hidden = keras.layers.Dense(4, name="hidden")(inputs)
