@@ -13,7 +13,8 @@ Import the modules you need; importing the package loads nothing else and change
   Fig. 7 checked and drawn from them (chapter 4).
 - ``gradients``, ``identity``, ``graph``, ``diagram``, ``equivalence``: gradient norms per layer (chapter 1), identity
   mappings (2), layer graphs and block diagrams (3), comparing two implementations.
-- ``timing``, ``bench``, ``bench_specs``, ``bench_report``, ``hardware``: honest timing and the machine (chapter 6).
+- ``timing``, ``bench``, ``bench_specs``, ``bench_report``, ``hardware``, ``load``: honest timing, the machine and
+  its peak, and load made on purpose (chapter 6).
 - ``lesions``, ``shattered``, ``initializers``: paths in residual nets, shattered gradients, Dirac init (ch. 7).
 - ``shortcut_variants``: the shortcuts of the 2016 follow-up's Table 1 (scaled, gated, 1x1 conv, dropout) as blocks
   for the one builder (chapter 8).

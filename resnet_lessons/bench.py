@@ -27,7 +27,7 @@ from resnet_lessons.bench_report import (  # noqa: F401
 from resnet_lessons.bench_specs import (  # noqa: F401
     BENCHMARK_SIZES, BLOG_BATCH_SIZE, BLOG_IMAGE_SIZE, EXECUTIONS, MODELS, MODES, PRECISIONS, BenchmarkSizes,
     BenchmarkSpec, ModelEntry, benchmark_sizes)
-from resnet_lessons.timing import BLOG_BURN_IN, BLOG_STEPS, measure_matmul_ceiling, read_back, time_steps  # noqa: F401
+from resnet_lessons.timing import BLOG_BURN_IN, BLOG_STEPS, read_back, time_steps  # noqa: F401
 
 PROGRESS_SECONDS = 60  # longest silence between progress lines of a long run
 
@@ -180,8 +180,9 @@ def _progress_lines(specs, steps, burn_in, progress_every, say):
 def run(specs: Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int = BLOG_BURN_IN,
         device: str = "auto", seed: int = 0, ceiling_size: int | None = 4096, baseline: str = "keras",
         command: str = "", log: Callable[[str], None] | None = print) -> Report:
-    """Measure all ``specs`` in one interleaved run (:func:`measure`), and the matmul ceiling of every precision
-    used; return a :class:`Report`.
+    """Measure all ``specs`` in one interleaved run (:func:`measure`), and the ceiling of every precision used
+    (:func:`timing.measure_ceiling`: the fastest of several large kernels, and the CPU's peak); return a
+    :class:`Report`.
 
     The ceiling is measured before and after and the faster kept: one measured in a busy spell would flatter every
     network. ``ceiling_size=None`` skips it.
@@ -193,7 +194,7 @@ def run(specs: Sequence[BenchmarkSpec], *, steps: int = BLOG_STEPS, burn_in: int
     dtypes = list(dict.fromkeys(timing.CEILING_DTYPES[spec.precision] for spec in specs)) if ceiling_size else []
 
     def measure_ceilings(when):
-        measured = [timing.measure_matmul_ceiling(ceiling_size, dtype, device=device, seed=seed) for dtype in dtypes]
+        measured = [timing.measure_ceiling(ceiling_size, dtype, device=device, seed=seed) for dtype in dtypes]
         for ceiling in measured:
             say(f"[{timing.clock()}] {when}: {ceiling.describe()}")
         return measured
@@ -230,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m resnet_lessons.bench",
         description="Time networks as the blog's time_tensorflow_run did (burn-in, then mean and spread per batch), "
-                    "with median, images/s, achieved GFLOP/s and the machine's matmul ceiling. Every combination of "
+                    "with median, images/s, achieved GFLOP/s and the machine's ceiling (the fastest of several large kernels, "
+                    "beside the CPU's arithmetic peak). Every combination of "
                     "the listed models, modes, executions, precisions and batch sizes is measured, all of them "
                     "interleaved step by step in one run.",
         epilog="The default is the blog's benchmark, our ResNet-50 against keras.applications.ResNet50: about 15 "
@@ -253,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"steps run first and left out of the statistics (default: {BLOG_BURN_IN})")
     parser.add_argument("--device", choices=hardware.DEVICES, default="auto", help="default: auto (GPU if any)")
     parser.add_argument("--ceiling-size", type=_non_negative_int, default=4096,
-                        help="side of the matrices of the ceiling measurement; 0 skips it (default: 4096)")
+                        help="side of the matrices of the ceiling's matmuls (its convolution does about as many "
+                             "multiply-adds); 0 skips it (default: 4096)")
     parser.add_argument("--baseline", choices=tuple(MODELS), default="keras",
                         help="model the others' median times are divided by (default: keras)")
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="seeds the random inputs (default: 0)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 import typing
 import urllib.request
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from resnet_lessons import bench_specs, timing
 # A backward pass costs about twice the forward pass's multiply-adds (per layer one product for the gradient of the
 # input, one for the weights', each as large as the forward one): a forward-backward step counts as three forwards.
 BACKWARD_FACTOR = 3
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: ceilings are timing.KernelCeiling (several kernels and the peak)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,13 +63,13 @@ class BenchmarkResult:
         """Achieved 10^9 floating-point operations per second over the median step."""
         return self.flops_per_step / self.median_seconds / 1e9
 
-    def describe(self, ceiling: timing.MatmulCeiling | None = None) -> str:
+    def describe(self, ceiling: timing.KernelCeiling | None = None) -> str:
         """One line in the blog's style, plus median, throughput and (given a ceiling) its achieved fraction."""
         line = (f"{self.spec.label}: {self.mean_seconds:.3f} +/- {self.std_seconds:.3f} s/batch over "
                 f"{len(self.step_seconds)} steps, median {self.median_seconds:.3f} s, "
                 f"{self.images_per_second:.1f} images/s, {self.gflops_per_second:.1f} GFLOP/s")
         if ceiling is not None:
-            line += f" ({self.gflops_per_second / ceiling.gflops_per_second:.0%} of the {ceiling.dtype} matmul)"
+            line += f" ({ceiling.fraction(self.gflops_per_second)})"
         return line
 
 
@@ -118,12 +119,12 @@ class Report:
     environment: dict  # hardware.describe_environment() at the start
     settings: dict  # steps, burn_in, seed, device
     results: tuple[BenchmarkResult, ...]
-    ceilings: tuple[timing.MatmulCeiling, ...] = ()
+    ceilings: tuple[timing.KernelCeiling, ...] = ()
     comparisons: tuple[Comparison, ...] = ()
     seconds: float = 0.0  # wall time of the whole run
     load_average_after: list[float] | None = None  # the machine's load when the run ended
 
-    def ceiling_for(self, precision: str) -> timing.MatmulCeiling | None:
+    def ceiling_for(self, precision: str) -> timing.KernelCeiling | None:
         """The ceiling measured in ``precision``'s arithmetic, if the run measured one."""
         wanted = timing.CEILING_DTYPES[precision]
         return next((ceiling for ceiling in self.ceilings if ceiling.dtype == wanted), None)
@@ -136,6 +137,10 @@ class Report:
             record.update({name: getattr(result, name) for name in RESULT_STATISTICS})
         for record, ceiling in zip(values["ceilings"], self.ceilings):
             record["gflops_per_second"] = ceiling.gflops_per_second
+            for kernel_record, kernel in zip(record["kernels"], ceiling.kernels):
+                kernel_record["gflops_per_second"] = kernel.gflops_per_second
+            if ceiling.peak is not None:
+                record["peak"]["gflops_per_second"] = ceiling.peak.gflops_per_second
         return values
 
     @classmethod
@@ -166,12 +171,14 @@ class Report:
 def _from_record(cls, values: dict):
     """The dataclass ``cls`` from its ``dataclasses.asdict`` record read back from JSON: nested records and tuples as
     the field types say; keys that are no field (statistics, version) are left out, absent fields take defaults."""
-    types = typing.get_type_hints(cls)
-    return cls(**{field.name: _from_value(types[field.name], values[field.name])
+    hints = typing.get_type_hints(cls)
+    return cls(**{field.name: _from_value(hints[field.name], values[field.name])
                   for field in dataclasses.fields(cls) if field.name in values})
 
 
 def _from_value(kind, value):
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) and value is not None:  # X | None
+        [kind] = [option for option in typing.get_args(kind) if option is not type(None)]
     if dataclasses.is_dataclass(kind):
         return _from_record(kind, value)
     if typing.get_origin(kind) is tuple:  # tuple[X, ...]

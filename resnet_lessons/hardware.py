@@ -30,6 +30,12 @@ FLOAT16_GPU_CAPABILITY = (7, 0)
 BFLOAT16_GPU_CAPABILITY = (8, 0)
 
 CPUINFO_PATH = "/proc/cpuinfo"
+# The highest clock the kernel's frequency driver allows, in kHz; absent in most virtual machines.
+MAX_CLOCK_PATH = "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"
+# x86 vector extensions by width, widest first: a float32 lane is 32 bits.
+VECTOR_FLAGS = (("avx512f", 512), ("avx2", 256), ("avx", 256), ("sse2", 128))
+# Vector FMA instructions an x86 core starts per cycle, at most (two ports on Intel since Haswell and on AMD's Zen).
+FMA_UNITS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +86,58 @@ def _cpuinfo_field(path: str, keys: tuple[str, ...]) -> str | None:
     except OSError:
         pass
     return None
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuPeak:
+    """The float32 arithmetic a CPU could at most do: cores x clock x operations per core and cycle. ``per_cycle``
+    assumes :data:`FMA_UNITS` (each ``vector_bits / 32`` lanes, 2 operations per lane) and can only overstate a core;
+    the clock is a bound only when it is the driver's maximum, not the current clock Linux reports."""
+
+    cores: int
+    clock_ghz: float
+    clock_is_maximum: bool  # False: /proc/cpuinfo's current clock, which a boosting core exceeds
+    vector_flag: str  # the widest vector extension found, e.g. "avx2"
+    per_cycle: int  # float32 operations per core and cycle
+
+    @property
+    def gflops_per_second(self) -> float:
+        return self.cores * self.clock_ghz * self.per_cycle
+
+    def describe(self) -> str:
+        clock = ("the maximum clock" if self.clock_is_maximum else
+                 "the clock Linux reports, not a bound if the cores boost above it")
+        return (f"float32 peak {self.gflops_per_second:.1f} GFLOP/s = {self.cores} cores x {self.clock_ghz:.2f} GHz "
+                f"({clock}) x {self.per_cycle} operations per cycle ({self.vector_flag}, at most {FMA_UNITS} FMA "
+                f"units)")
+
+
+def cpu_peak(*, path: str = CPUINFO_PATH, max_clock_path: str = MAX_CLOCK_PATH,
+             cores: int | None = None) -> CpuPeak | None:
+    """The :class:`CpuPeak` of this x86 CPU from Linux's files, for the cores this process may use (or ``cores``);
+    ``None`` where the vector width or the clock cannot be read (other processors, other systems)."""
+    flags = cpu_flags(path)
+    vector = next(((flag, bits) for flag, bits in VECTOR_FLAGS if flag in flags), None)
+    clock_ghz, is_maximum = _read_number(max_clock_path, 1e-6), True
+    if clock_ghz is None:
+        reported = _cpuinfo_field(path, ("cpu mhz",))
+        clock_ghz, is_maximum = (float(reported) / 1000 if reported else None), False
+    if vector is None or not clock_ghz:
+        return None
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    # Without FMA: one multiply and one add unit, each a vector of lanes per cycle.
+    per_cycle = (vector[1] // 32) * 2 * (FMA_UNITS if "fma" in flags else 1)
+    return CpuPeak(arguments.positive_int(cores, "cores"), clock_ghz, is_maximum, vector[0], per_cycle)
+
+
+def _read_number(path: str, scale: float) -> float | None:
+    """The number in the file at ``path`` times ``scale``; ``None`` if it is absent or holds no number."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return float(file.read().strip()) * scale
+    except (OSError, ValueError):
+        return None
 
 
 def gpu_compute_capability() -> tuple[int, int] | None:

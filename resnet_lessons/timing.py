@@ -3,8 +3,8 @@
 :func:`time_steps` is the blog's ``time_tensorflow_run`` (untimed *burn-in* steps, then timed ones) and
 :func:`time_interleaved` the same loop over several steps, one call of each in turn. Both read every result back to
 the host before the clock stops: a timer stopped when TensorFlow returns measures the dispatch, not the work.
-:func:`measure_matmul_ceiling` and :func:`measure_ceiling` time large kernels the same way: the best rate the machine
-reaches, against which a network's GFLOP/s is read.
+:func:`measure_ceiling` times large kernels the same way: the best rate the machine reaches, against which a
+network's GFLOP/s is read, beside the processor's arithmetic peak where it can be computed.
 """
 
 from __future__ import annotations
@@ -102,24 +102,6 @@ def _rate(multiply_adds: int, step_seconds: Sequence[float]) -> float:
     return 2 * multiply_adds / float(np.min(step_seconds)) / 1e9
 
 
-@dataclasses.dataclass(frozen=True)
-class MatmulCeiling:
-    """How fast the machine multiplies two large square matrices: what a network's layers could at best reach."""
-
-    size: int  # the matrices are size x size
-    dtype: str  # "float32", "bfloat16" or "float16"
-    step_seconds: tuple[float, ...]  # measured multiplications
-    device: str  # "cpu" or "gpu"
-
-    @property
-    def gflops_per_second(self) -> float:
-        return _rate(self.size**3, self.step_seconds)
-
-    def describe(self) -> str:
-        return (f"{self.dtype} matmul {self.size}x{self.size} on the {self.device.upper()}: "
-                f"{self.gflops_per_second:.1f} GFLOP/s (best of {len(self.step_seconds)})")
-
-
 def _check_ceiling(size, dtype, device) -> tuple[int, str]:
     """The ceiling's size and device, checked, and its precision refused where the device lacks it."""
     size = check_count("size", size, 1)
@@ -134,17 +116,6 @@ def _matrices(size, dtype, seed):
     first = tf.cast(tf.random.stateless_normal((size, size), seed=(seed, 2)), dtype)
     second = tf.cast(tf.random.stateless_normal((size, size), seed=(seed, 3)), dtype)
     return first, second, tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(first, second), tf.float32)))
-
-
-def measure_matmul_ceiling(size: int = 4096, dtype: str = "float32", *, steps: int = 10, burn_in: int = 2,
-                           device: str = "auto", seed: int = 0) -> MatmulCeiling:
-    """Time ``size x size`` matrix products in TensorFlow: the best case for the hardware (each loaded number is
-    reused ``size`` times), so its rate bounds what convolutions, run as matrix products, reach in that precision."""
-    size, device = _check_ceiling(size, dtype, device)
-    with tf.device(hardware.tensorflow_device_name(device)):
-        product = _matrices(size, dtype, seed)[2]
-        times = time_steps(product, steps=steps, burn_in=burn_in)
-    return MatmulCeiling(size, dtype, times.step_seconds, device)
 
 
 # A large convolution for the ceiling: 3x3, 256 channels to 256 on 56x56 maps (larger than ResNet-50's conv3 at
@@ -169,11 +140,13 @@ class KernelRate:
 @dataclasses.dataclass(frozen=True)
 class KernelCeiling:
     """The fastest of several large kernels: a bound for a network's layers on more machines than one kernel (on a
-    2-core AMD EPYC ResNet-50 outran TensorFlow's matmul); still measured, not the peak, as :meth:`fraction` says."""
+    2-core AMD EPYC ResNet-50 outran TensorFlow's matmul); still measured, not the peak, as :meth:`fraction` says.
+    ``peak`` is the processor's arithmetic peak where Linux tells enough to compute it (float32 on x86 CPUs)."""
 
     dtype: str
     device: str  # "cpu" or "gpu"
     kernels: tuple[KernelRate, ...]
+    peak: hardware.CpuPeak | None = None
 
     @property
     def best(self) -> KernelRate:
@@ -191,23 +164,45 @@ class KernelCeiling:
         return matches[0].gflops_per_second
 
     def fraction(self, gflops_per_second: float) -> str:
-        """``gflops_per_second`` as a percentage of the ceiling, with the reason when it is above 100 %."""
+        """``gflops_per_second`` as a percentage of the ceiling (and of the peak), with the reason for any share
+        above 100 %."""
         share = gflops_per_second / self.gflops_per_second
-        if share <= 1:
-            return f"{share:.0%} of the ceiling"
-        return (f"{share:.0%} of the ceiling: above it, so the ceiling was measured in a busier moment or misses a "
-                f"faster path of this machine")
+        text = f"{share:.0%} of the ceiling"
+        if share > 1:
+            text += (": above it, so the ceiling was measured in a busier moment or misses a faster path of this "
+                     "machine")
+        if self.peak is not None:
+            text += f", {gflops_per_second / self.peak.gflops_per_second:.0%} of the peak"
+            if gflops_per_second > self.peak.gflops_per_second:
+                text += f" ({self.peak_note()})"
+        return text
+
+    def peak_note(self) -> str:
+        """Why a rate above the peak is possible, or what the measured kernels say of the peak."""
+        if self.peak is None:
+            return "no peak: the processor's vector width or clock could not be read"
+        if self.gflops_per_second <= self.peak.gflops_per_second:
+            return f"the best kernel reaches {self.gflops_per_second / self.peak.gflops_per_second:.0%} of the peak"
+        implied = self.gflops_per_second / (self.peak.cores * self.peak.per_cycle)
+        if self.peak.clock_is_maximum:
+            return f"above the peak: the peak's assumptions miss this processor (it would need {implied:.2f} GHz)"
+        return (f"above the peak at the reported {self.peak.clock_ghz:.2f} GHz: the cores ran at {implied:.2f} GHz "
+                f"or faster, so the reported clock is not the one they ran at")
 
     def describe(self) -> str:
         rates = "; ".join(f"{kernel.name} {kernel.gflops_per_second:.1f}" for kernel in self.kernels)
-        return (f"{self.dtype} ceiling on the {self.device.upper()}: {self.gflops_per_second:.1f} GFLOP/s, set by "
+        text = (f"{self.dtype} ceiling on the {self.device.upper()}: {self.gflops_per_second:.1f} GFLOP/s, set by "
                 f"{self.best.name} (best of {len(self.best.step_seconds)} calls each, interleaved; GFLOP/s: {rates})")
+        if self.peak is not None:
+            text += f"\n{self.peak.describe()}: {self.peak_note()}"
+        return text
 
 
 def measure_ceiling(size: int = 4096, dtype: str = "float32", *, steps: int = 10, burn_in: int = 2,
                     device: str = "auto", seed: int = 0) -> KernelCeiling:
     """Time TensorFlow's ``size x size`` matmul, a 3x3 convolution of about as many multiply-adds and (float32 on the
-    CPU) NumPy's matmul, its BLAS, interleaved; the fastest is the machine's ceiling for ``dtype``."""
+    CPU) NumPy's matmul, its BLAS, interleaved; the fastest is the machine's ceiling for ``dtype``, reported beside
+    the CPU's float32 peak where it can be computed (:func:`hardware.cpu_peak`)."""
     size, device = _check_ceiling(size, dtype, device)
     per_image = _CONVOLUTION_MAP**2 * _CONVOLUTION_CHANNELS**2 * 9
     batch = max(1, round(size**3 / per_image))
@@ -225,5 +220,6 @@ def measure_ceiling(size: int = 4096, dtype: str = "float32", *, steps: int = 10
             first_array, second_array = first.numpy(), second.numpy()
             kernels.append((f"NumPy matmul {size}x{size}", size**3, lambda: np.matmul(first_array, second_array)))
         times = time_interleaved([step for _, _, step in kernels], steps=steps, burn_in=burn_in)
+    peak = hardware.cpu_peak() if device == "cpu" and dtype == "float32" else None
     return KernelCeiling(dtype, device, tuple(KernelRate(name, count, measured.step_seconds)
-                                              for (name, count, _), measured in zip(kernels, times)))
+                                              for (name, count, _), measured in zip(kernels, times)), peak)

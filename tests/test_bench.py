@@ -60,7 +60,6 @@ def test_spec_refuses_bad_values_naming_them(fields, message):
 
 def test_the_timing_chapter_6_calls_through_bench_is_timing():
     assert bench.time_steps is timing.time_steps and bench.read_back is timing.read_back
-    assert bench.measure_matmul_ceiling is timing.measure_matmul_ceiling
     assert (bench.BLOG_STEPS, bench.BLOG_BURN_IN, bench.BLOG_BATCH_SIZE, bench.BLOG_IMAGE_SIZE) == (100, 10, 16, 224)
 
 
@@ -252,12 +251,17 @@ def test_backward_work_counts_three_forward_passes(mode):
     assert result_with([1.0], mode=mode).flops_per_step == 3 * result_with([1.0]).flops_per_step
 
 
+def ceiling_of(seconds=0.1, multiply_adds=10**9, peak=None):
+    """A float32 CPU ceiling of one kernel: 2 * multiply_adds / 1e9 / seconds GFLOP/s."""
+    return timing.KernelCeiling("float32", "cpu", (timing.KernelRate("k", multiply_adds, (seconds,)),), peak)
+
+
 def test_describe_prints_the_blog_line_and_the_fraction_of_the_ceiling():
-    ceiling = timing.MatmulCeiling(size=1000, dtype="float32", step_seconds=(0.1,), device="cpu")
+    ceiling = ceiling_of(0.1)
     assert ceiling.gflops_per_second == pytest.approx(20.0)
     line = result_with([0.5, 0.5, 0.5], batch_size=5, multiply_adds=10**9).describe(ceiling)
     assert line == ("tiny forward function float32 5x8: 0.500 +/- 0.000 s/batch over 3 steps, median 0.500 s, "
-                    "10.0 images/s, 20.0 GFLOP/s (100% of the float32 matmul)")
+                    "10.0 images/s, 20.0 GFLOP/s (100% of the ceiling)")
 
 
 def test_compare_divides_medians_within_groups_only():
@@ -314,6 +318,45 @@ def test_resolve_device():
             hardware.resolve_device("gpu")
 
 
+def write_cpuinfo(folder, flags, megahertz="2445.406"):
+    path = folder / "cpuinfo"
+    clock = f"cpu MHz\t\t: {megahertz}\n" if megahertz else ""
+    path.write_text(f"processor\t: 0\nmodel name\t: Test CPU\n{clock}flags\t\t: {flags}\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("flags, vector, per_cycle", [
+    ("fpu sse2 avx fma avx2 avx512f", "avx512f", 64),  # 16 lanes x 2 operations x 2 FMA units
+    ("fpu sse2 avx fma avx2", "avx2", 32),
+    ("fpu sse2 avx", "avx", 16),  # no FMA: one multiply and one add unit
+    ("fpu sse2", "sse2", 8),
+])
+def test_cpu_peak_counts_lanes_fma_units_cores_and_the_clock(tmp_path, flags, vector, per_cycle):
+    peak = hardware.cpu_peak(path=write_cpuinfo(tmp_path, flags), max_clock_path=str(tmp_path / "none"), cores=2)
+    assert (peak.vector_flag, peak.per_cycle, peak.cores) == (vector, per_cycle, 2)
+    assert peak.clock_ghz == pytest.approx(2.445406) and not peak.clock_is_maximum
+    assert peak.gflops_per_second == pytest.approx(2 * 2.445406 * per_cycle)
+    assert "the clock Linux reports, not a bound" in peak.describe()
+
+
+def test_cpu_peak_prefers_the_drivers_maximum_clock(tmp_path):
+    maximum = tmp_path / "cpuinfo_max_freq"
+    maximum.write_text("3500000\n")  # kHz
+    peak = hardware.cpu_peak(path=write_cpuinfo(tmp_path, "avx2 fma"), max_clock_path=str(maximum), cores=1)
+    assert peak.clock_ghz == pytest.approx(3.5) and peak.clock_is_maximum
+    assert peak.describe() == ("float32 peak 112.0 GFLOP/s = 1 cores x 3.50 GHz (the maximum clock) x 32 operations "
+                               "per cycle (avx2, at most 2 FMA units)")
+
+
+def test_cpu_peak_is_none_without_a_vector_width_or_a_clock(tmp_path):
+    none = str(tmp_path / "none")
+    assert hardware.cpu_peak(path=write_cpuinfo(tmp_path, "fpu asimd"), max_clock_path=none) is None  # Arm
+    assert hardware.cpu_peak(path=write_cpuinfo(tmp_path, "avx2 fma", megahertz=""), max_clock_path=none) is None
+    assert hardware.cpu_peak(path=none, max_clock_path=none) is None
+    with pytest.raises(ValueError, match="cores must be a positive integer, got 0"):
+        hardware.cpu_peak(path=write_cpuinfo(tmp_path, "avx2"), max_clock_path=none, cores=0)
+
+
 def test_cpu_flags_and_model_read_linux_cpuinfo(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nmodel name\t: Test CPU 3000\nflags\t\t: fpu avx2 avx512_bf16\n")
@@ -357,7 +400,8 @@ def test_the_tf32_switch_and_the_summary_label(monkeypatch):
 # ------------------------------------------------------------------------------------------------ reports
 
 def test_report_round_trips_through_json(tmp_path):
-    ceiling = timing.MatmulCeiling(64, "float32", (0.001, 0.002), "cpu")
+    peak = hardware.CpuPeak(cores=2, clock_ghz=2.5, clock_is_maximum=False, vector_flag="avx2", per_cycle=32)
+    ceiling = ceiling_of(0.001, peak=peak)
     results = (result_with([1.0, 2.0], model="tiny"), result_with([2.0, 2.0], model="resnet56"))
     report = bench.Report(command="python -m resnet_lessons.bench", environment={"cpu": "x"},
                           settings={"steps": 2}, results=results, ceilings=(ceiling,),
@@ -371,8 +415,13 @@ def test_report_round_trips_through_json(tmp_path):
     assert loaded.ceiling_for("float32") == ceiling and loaded.ceiling_for("mixed_bfloat16") is None
     assert "tiny / resnet56 median time, forward function float32 4x8: 0.750" in loaded.summary()
     stored = json.loads(path.read_text())  # the statistics are written beside the times, for readers of the file
-    assert stored["report_version"] == 1 and stored["results"][1]["median_seconds"] == 2.0
+    assert stored["report_version"] == 2 and stored["results"][1]["median_seconds"] == 2.0
     assert stored["ceilings"][0]["gflops_per_second"] == pytest.approx(ceiling.gflops_per_second)
+    assert stored["ceilings"][0]["kernels"][0]["gflops_per_second"] == pytest.approx(2000.0)
+    assert stored["ceilings"][0]["peak"]["gflops_per_second"] == pytest.approx(160.0)
+    no_peak = dataclasses.replace(report, ceilings=(ceiling_of(0.001),))
+    no_peak.save(path)
+    assert bench.load_report(str(path)) == no_peak
 
 
 def test_the_stored_chapter_6_report_reads_back_and_writes_out_unchanged():
@@ -402,7 +451,7 @@ def test_the_stored_reports_include_chapter_6s():
 def test_report_of_another_version_is_refused(tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps({"report_version": 0}))
-    with pytest.raises(ValueError, match="expected a benchmark report of version 1, got version 0"):
+    with pytest.raises(ValueError, match="expected a benchmark report of version 2, got version 0"):
         bench.load_report(str(path))
 
 
@@ -450,9 +499,9 @@ def test_command_line_runs_and_writes_a_json_report(tmp_path, capsys, monkeypatc
     assert bench.main(argv) == 0
     assert switched == [False]  # before anything is measured
     out = capsys.readouterr().out
-    assert "float32 matmul 32x32 on the" in out
+    assert "float32 ceiling on the" in out and "TensorFlow matmul 32x32" in out
     assert "tiny forward function float32 2x8:" in out and "images/s" in out and "GFLOP/s" in out
-    assert "% of the float32 matmul" in out
+    assert "% of the ceiling" in out
     report = bench.load_report(str(path))
     assert report.command == "python -m resnet_lessons.bench " + " ".join(argv)
     assert [r.spec.model for r in report.results] == ["tiny", "resnet20"] * 2
@@ -463,13 +512,11 @@ def test_command_line_runs_and_writes_a_json_report(tmp_path, capsys, monkeypatc
 
 def test_run_keeps_the_faster_of_the_ceilings_measured_before_and_after(monkeypatch):
     rates = iter([0.2, 0.1])  # seconds per product: the second measurement is the faster one
-    monkeypatch.setattr(timing, "measure_matmul_ceiling", lambda size, dtype, **kwargs: timing.MatmulCeiling(
-        size, dtype, (next(rates),), "cpu"))
+    monkeypatch.setattr(timing, "measure_ceiling", lambda size, dtype, **kwargs: ceiling_of(next(rates), size**3))
     lines = []
     report = bench.run([tiny_spec()], steps=1, burn_in=0, ceiling_size=1000, log=lines.append)
-    assert [ceiling.step_seconds for ceiling in report.ceilings] == [(0.1,)]
-    assert any(line.endswith("ceiling before: float32 matmul 1000x1000 on the CPU: 10.0 GFLOP/s (best of 1)")
-               for line in lines)
+    assert [ceiling.best.step_seconds for ceiling in report.ceilings] == [(0.1,)]
+    assert any("ceiling before: float32 ceiling on the CPU: 10.0 GFLOP/s, set by k" in line for line in lines)
     assert bench.run([tiny_spec()], steps=1, burn_in=0, ceiling_size=None, log=None).ceilings == ()
 
 

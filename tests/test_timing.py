@@ -88,26 +88,10 @@ def test_check_choice_names_the_value_and_the_choices():
 
 # ------------------------------------------------------------------------------------------------ ceiling
 
-def test_ceiling_rate_comes_from_the_fastest_product():
-    ceiling = timing.MatmulCeiling(size=1000, dtype="float32", step_seconds=(0.4, 0.1, 0.2), device="cpu")
-    assert ceiling.gflops_per_second == pytest.approx(20.0)
-    assert ceiling.describe() == "float32 matmul 1000x1000 on the CPU: 20.0 GFLOP/s (best of 3)"
-
-
-def test_matmul_ceiling_measures_a_positive_rate():
-    ceiling = timing.measure_matmul_ceiling(64, steps=2, burn_in=1)
-    assert ceiling.size == 64 and ceiling.dtype == "float32" and len(ceiling.step_seconds) == 2
-    assert ceiling.gflops_per_second > 0
-
-
-def test_matmul_ceiling_refuses_bad_arguments(monkeypatch):
-    with pytest.raises(ValueError, match="size must be an integer >= 1, got 0"):
-        timing.measure_matmul_ceiling(0)
-    with pytest.raises(ValueError, match="unknown dtype 'int8'"):
-        timing.measure_matmul_ceiling(64, "int8")
+def test_measure_ceiling_refuses_a_precision_the_cpu_lacks(monkeypatch):
     monkeypatch.setattr(hardware, "cpu_flags", lambda path=hardware.CPUINFO_PATH: frozenset({"avx2"}))
     with pytest.raises(ValueError, match="this CPU has no float16 instructions"):
-        timing.measure_matmul_ceiling(64, "float16", device="cpu")
+        timing.measure_ceiling(64, "float16", device="cpu")
 
 
 def test_measure_ceiling_times_every_kernel_and_keeps_the_fastest():
@@ -131,6 +115,36 @@ def test_a_kernel_rate_counts_two_operations_per_multiply_add_over_the_fastest_c
     ceiling = timing.KernelCeiling("float32", "cpu", (kernel,))
     assert ceiling.fraction(4.0) == "50% of the ceiling"
     assert ceiling.fraction(10.0).startswith("125% of the ceiling: above it")
+
+
+def peak_of(gflops, clock_is_maximum=False):
+    """A CpuPeak of one core at 1 GHz doing ``gflops`` operations per cycle."""
+    return hardware.CpuPeak(cores=1, clock_ghz=1.0, clock_is_maximum=clock_is_maximum, vector_flag="avx2",
+                            per_cycle=gflops)
+
+
+def test_the_ceiling_sets_rates_against_the_peak_and_says_why_one_is_above_it():
+    kernel = timing.KernelRate("k", multiply_adds=10**9, step_seconds=(0.25,))  # 8 GFLOP/s
+    below = timing.KernelCeiling("float32", "cpu", (kernel,), peak_of(16))
+    assert below.fraction(4.0) == "50% of the ceiling, 25% of the peak"
+    assert below.peak_note() == "the best kernel reaches 50% of the peak"
+    assert below.describe().endswith("x 16 operations per cycle (avx2, at most 2 FMA units): the best kernel "
+                                     "reaches 50% of the peak")
+    above = timing.KernelCeiling("float32", "cpu", (kernel,), peak_of(4))
+    assert above.peak_note() == ("above the peak at the reported 1.00 GHz: the cores ran at 2.00 GHz or faster, "
+                                 "so the reported clock is not the one they ran at")
+    assert above.fraction(6.0) == f"75% of the ceiling, 150% of the peak ({above.peak_note()})"
+    assert "assumptions miss this processor" in timing.KernelCeiling("float32", "cpu", (kernel,),
+                                                                     peak_of(4, True)).peak_note()
+    assert "could not be read" in timing.KernelCeiling("float32", "cpu", (kernel,)).peak_note()
+
+
+def test_measure_ceiling_reports_the_cpu_peak_for_float32_only(monkeypatch):
+    peak = peak_of(1000)
+    monkeypatch.setattr(hardware, "cpu_peak", lambda: peak)
+    assert timing.measure_ceiling(32, "float32", steps=1, burn_in=0, device="cpu").peak is peak
+    if hardware.precision_support("cpu")["mixed_bfloat16"].supported:
+        assert timing.measure_ceiling(32, "bfloat16", steps=1, burn_in=0, device="cpu").peak is None
 
 
 def test_measure_ceiling_rejects_bad_arguments():
