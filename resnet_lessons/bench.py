@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "beside the CPU's arithmetic peak). Every combination of "
                     "the listed models, modes, executions, precisions and batch sizes is measured, all of them "
                     "interleaved step by step in one run.",
-        epilog="The default is the blog's benchmark, our ResNet-50 against keras.applications.ResNet50: about 15 "
+        epilog="The default is the blog's benchmark, our ResNet-50 against keras.applications.ResNet50: 15 to 41 "
                "minutes on 2 CPU cores. A quick check: --batch-sizes 2 --image-size 64 --steps 3 --burn-in 1.")
     for option, choices, default, help_start, help_end in (
             ("models", tuple(MODELS), ["ours", "keras"], "models to time: ", ""),
