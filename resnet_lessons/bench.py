@@ -231,9 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m resnet_lessons.bench",
         description="Time networks as the blog's time_tensorflow_run did (burn-in, then mean and spread per batch), "
-                    "with median, images/s, achieved GFLOP/s and the machine's ceiling (the fastest of several large kernels, "
-                    "beside the CPU's arithmetic peak). Every combination of "
-                    "the listed models, modes, executions, precisions and batch sizes is measured, all of them "
+                    "with median, images/s, achieved GFLOP/s and the machine's ceiling (the fastest of several "
+                    "large kernels, beside the CPU's arithmetic peak). Every combination of the listed models, modes, "
+                    "executions, precisions and batch sizes is measured, all of them "
                     "interleaved step by step in one run.",
         epilog="The default is the blog's benchmark, our ResNet-50 against keras.applications.ResNet50: 15 to 41 "
                "minutes on 2 CPU cores. A quick check: --batch-sizes 2 --image-size 64 --steps 3 --burn-in 1.")
