@@ -386,7 +386,7 @@ class _EpochLog(keras.callbacks.Callback):
 
 
 class StepLosses(keras.callbacks.Callback):
-    """Records the training loss of every step in ``losses`` (chapter 8; chapter 4 writes it inline), for a first epoch.
+    """Records the training loss of every step in ``losses`` (chapters 4 and 8 plot it).
 
     Keras reports the mean over the epoch so far after each step; this undoes the mean: step k's loss is
     ``k * mean_k - (k - 1) * mean_(k-1)``.
