@@ -11,6 +11,7 @@ uint8 data sets in memory.
 """
 
 import dataclasses
+import textwrap
 
 import numpy as np
 
@@ -154,12 +155,13 @@ def load_dataset(source: str = "auto", *, num_train: int | None = None, num_test
     if fallback_reason is not None:
         description = f"{description}; CIFAR-10 was not available: {fallback_reason}"
         if verbose:
-            print(f"Notice: CIFAR-10 is not available here ({fallback_reason}), so this run uses synthetic "
-                  "CIFAR-shaped data; its numbers are not comparable with the paper's CIFAR-10 results.")
+            print(textwrap.fill(f"Notice: CIFAR-10 is not available here ({fallback_reason}), so this run uses "
+                                "synthetic CIFAR-shaped data; its numbers are not comparable with the paper's "
+                                "CIFAR-10 results.", width=88, subsequent_indent="  "))
     dataset = subset(ImageDataset(name, x_train, y_train, x_test, y_test, class_names, description),
                      num_train=num_train, num_test=num_test)
     if verbose:
-        print(f"Data: {dataset.description}")
+        print(textwrap.fill(f"Data: {dataset.description}", width=88, subsequent_indent="  "))
     return dataset
 
 

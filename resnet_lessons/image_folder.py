@@ -99,7 +99,7 @@ def read_image_folder(path, *, class_names=None, image_size: int | None = None, 
 
     files = _list_files(path)
     if verbose:
-        print(f"Decoding the {len(files):,} images of {path.name} (once: the arrays are cached for later runs)")
+        print(f"Decoding the {len(files):,} images of {path.name} (once: then cached)")
     images = _decode_splits(files, path, class_names, image_size, order_seed)
     if cache_file is not None:
         _write_cache(cache_file, images)

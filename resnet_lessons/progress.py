@@ -58,7 +58,10 @@ class LiveStatus:
             self._last_print = now
             print(f"  {status}", flush=True)
 
-    def finish(self) -> None:
-        """The work is done: in a notebook the status line goes and the header stays."""
+    def finish(self, result: str | None = None) -> None:
+        """The work is done: the status line goes. In a notebook ``result``, if given, takes the header's place (one
+        line for the whole job); otherwise the header stays. Outside a notebook ``result`` is printed."""
         if self._handle is not None:
-            self._handle.update({"text/plain": self.header}, raw=True)
+            self._handle.update({"text/plain": self.header if result is None else result}, raw=True)
+        elif result is not None:
+            print(result, flush=True)

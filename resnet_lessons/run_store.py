@@ -2,7 +2,8 @@
 
 :func:`trained` builds a network and returns it trained, with its history: read back from the store if the same run
 (:func:`run_key`: network, layers and initial weights, config, data, seed, versions, this package's source) finished
-here before, else trained and stored; one line says which. Training is seeded, so both give the same weights, bit for bit.
+here before, else trained and stored; one line says which. Training is seeded, so both give the same weights, bit
+for bit.
 The store, a folder of :mod:`resnet_lessons.checkpoints` folders (an interrupted run resumes), is
 ``$RESNET_LESSONS_RUN_STORE`` or ``~/.cache/resnet_lessons/runs``: :func:`clear` it to train again. CI starts empty.
 """
@@ -82,13 +83,13 @@ def is_finished(folder, config: profiles.TrainConfig) -> bool:
 
 def trained(build: Callable[[], keras.Model], dataset: data.ImageDataset,
             config: profiles.TrainConfig | str | None = None, *, seed: int = 0, label: str | None = None,
-            store=None, verbose: bool = True,
+            store=None, verbose: int = 1,
             strategy: tf.distribute.Strategy | None = None) -> tuple[keras.Model, train.TrainingHistory]:
     """``(model, history)``: the network ``build()`` makes, trained on ``dataset`` under ``config`` with ``seed``.
 
     ``build`` (e.g. ``functools.partial(models.resnet56, input_shape=...)``) is called right after
     ``seeding.set_seed(seed)``, as when a chapter seeds and builds a network itself. A finished run in the store is
-    read back, with one line saying so; otherwise :func:`resnet_lessons.train.train` trains it (resuming an
+    read back, with its one summary line saying so; otherwise :func:`resnet_lessons.train.train` trains it (resuming an
     interrupted one) into the store. Either way the seeds are set to ``seed`` again before returning, so what a
     notebook draws next does not depend on which happened. The other arguments are as for ``train``; ``store``:
     the store's folder (``None``: :func:`store_folder`'s default).
@@ -111,13 +112,11 @@ def trained(build: Callable[[], keras.Model], dataset: data.ImageDataset,
     folder = run_folder(model, dataset, config, seed, store, strategy.num_replicas_in_sync)
     reused = is_finished(folder, config)
     history = train.train(model, dataset, config, seed=seed, checkpoint_dir=folder, label=label,
-                          verbose=verbose and not reused, strategy=strategy)
+                          verbose=0 if reused else verbose, strategy=strategy)
     # A stored history keeps the label of the chapter that trained it; this caller's label names it on its plots.
     history = dataclasses.replace(history, label=label or model.name)
     if reused and verbose:
-        print(f"{history.label}: trained earlier on this machine under the same profile '{config.name}', data and "
-              f"seed {seed} (run store); final training error {100 * history.final('train_error'):.1f} %, "
-              f"{history.held_out} error {100 * history.final(f'{history.held_out}_error'):.1f} %")
+        print(train.summary_line(history, note=" (read back from the run store)"))
     seeding.set_seed(seed)
     return model, history
 

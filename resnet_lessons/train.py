@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import pathlib
+import textwrap
 import time
 
 import keras
@@ -210,7 +211,7 @@ def _at_most(limit, available):
 
 
 def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.TrainConfig | str | None = None, *,
-          seed: int = 0, checkpoint_dir=None, label: str | None = None, verbose: bool = True,
+          seed: int = 0, checkpoint_dir=None, label: str | None = None, verbose: int = 1,
           callbacks: list | None = None, strategy: tf.distribute.Strategy | None = None) -> TrainingHistory:
     """Train ``model`` (it is (re)compiled; it takes ``config.input_shape`` images, returns logits) on ``dataset``
     under ``config`` and return the history of all epochs, resumed ones included.
@@ -220,13 +221,18 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
         seed: decides the order and augmentation of every epoch; the weights are decided when the model is built.
         checkpoint_dir: a folder to save each finished epoch in; a later call with the same folder, model, config and
             seed resumes after the last one (or returns at once), and a larger ``epochs`` extends the run.
-        verbose: print a header and a line per epoch (about ``EPOCH_LINES`` for longer runs), and the time left in a
-            :class:`~resnet_lessons.progress.LiveStatus`.
+        verbose: ``1`` (or ``True``): one line when the run ends (:func:`summary_line`), and meanwhile the time left
+            in a :class:`~resnet_lessons.progress.LiveStatus` that leaves nothing behind; ``2``: also a header and a
+            line per epoch (about ``EPOCH_LINES`` for longer runs); ``0`` (or ``False``): nothing. Every epoch is
+            in the returned history either way.
         callbacks: more Keras callbacks, run after the checkpoint is saved.
         strategy: the ``tf.distribute`` strategy the model was built under (``None``: the one it records, chapter 4);
             ``config.batch_size`` (the global batch) must split evenly over its replicas.
     """
     seed = arguments.non_negative_int(seed, "seed")
+    if verbose not in (0, 1, 2):  # True and False are 1 and 0
+        raise ValueError(f"verbose must be 0, 1 or 2 (or True/False), got {verbose!r}")
+    verbose = int(verbose)
     config, strategy, prepared, steps = _prepare_run(model, dataset, config, strategy, seed)
     train_set = prepared.dataset
     history = TrainingHistory(label=label or model.name, profile=config.name, data_description=prepared.description,
@@ -240,8 +246,9 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
     first_epoch = len(history.epochs)
     status = None
     if verbose:
-        status = progress.LiveStatus(f"Training {history.label} ({models.count_parameters(model).trainable:,} "
-                                     f"trainable parameters) under {config.describe()}")
+        status = progress.LiveStatus(textwrap.fill(
+            f"Training {history.label} ({models.count_parameters(model).trainable:,} trainable parameters) under "
+            f"{config.describe()}", width=88, subsequent_indent="  ", break_on_hyphens=False))
         if strategy.num_replicas_in_sync > 1:
             print(f"Devices: {describe_strategy(strategy)}")
         if first_epoch:
@@ -258,11 +265,11 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
                                                       mean=prepared.mean, std=prepared.std)
             validates = prepared.validation is not None
             log = _EpochLog(history, config, validates, test_batches if validates and config.test_every_epoch else None,
-                            status)
+                            status, epoch_lines=verbose >= 2)
             model.fit(train_batches, validation_data=held_out_batches, epochs=config.epochs, initial_epoch=first_epoch,
                       steps_per_epoch=steps, callbacks=[log, *([checkpoint] if checkpoint else []), *(callbacks or [])],
                       shuffle=False, verbose=0)
-        elif verbose:
+        elif verbose >= 2:
             print(f"All {config.epochs} epochs were already done (the checkpoint holds {first_epoch}): "
                   "nothing to train.")
         if prepared.validation is not None and history.final_test_error is None:
@@ -271,15 +278,36 @@ def train(model: keras.Model, dataset: data.ImageDataset, config: profiles.Train
                 history.final_test_loss, history.final_test_error = history.test_loss[-1], history.test_error[-1]
             else:
                 history.final_test_loss, history.final_test_error = _evaluate(model, test_batches)
-                if verbose:
+                if verbose >= 2:
                     print(f"test split, once after the last epoch: loss {history.final_test_loss:.3f} "
                           f"error {100 * history.final_test_error:.1f} %")
             if checkpoint is not None:
                 checkpoint.save_history()
-    finally:
+    except BaseException:
         if status is not None:
             status.finish()
+        raise
+    if status is not None:
+        if verbose >= 2:
+            status.finish()
+            print(summary_line(history), flush=True)
+        else:
+            status.finish(summary_line(history))
     return history
+
+
+def summary_line(history: TrainingHistory, *, note: str = "", width: int = 88) -> str:
+    """The one line a finished run prints: network, epochs, time, and its final training, held-out and test error,
+    wrapped at ``width`` characters; ``note`` follows the network's name (e.g. where the run was read from)."""
+    errors = [f"training error {100 * history.final('train_error'):.1f} %"]
+    if history.held_out == "validation":
+        errors.append(f"validation error {100 * history.final('validation_error'):.1f} %")
+    if history.final_test_error is not None or history.test_error:
+        errors.append(f"test error {100 * history.final('test_error'):.1f} %")
+    epochs = len(history.epochs)
+    text = (f"{history.label}{note}: {epochs} epoch{'s' * (epochs != 1)} in {_duration(history.total_seconds)}; "
+            + ", ".join(errors))
+    return textwrap.fill(text, width=width, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def describe_strategy(strategy: tf.distribute.Strategy) -> str:
@@ -335,12 +363,14 @@ def _evaluate(model, batches) -> tuple[float, float]:
 
 
 class _EpochLog(keras.callbacks.Callback):
-    """Appends each finished epoch to the history (before the checkpoint saves it); given a live status, prints the
-    epoch lines (the run's log) and shows the time left there (every epoch, and every few seconds inside one)."""
+    """Appends each finished epoch to the history (before the checkpoint saves it); given a live status, shows the
+    time left there (every epoch, and every few seconds inside one) and, with ``epoch_lines``, prints the epoch lines
+    (the run's log)."""
 
     def __init__(self, history: TrainingHistory, config: profiles.TrainConfig, validation: bool, test_batches=None,
-                 status: progress.LiveStatus | None = None, interval: float = 5.0):
+                 status: progress.LiveStatus | None = None, interval: float = 5.0, epoch_lines: bool = True):
         super().__init__()
+        self.epoch_lines = epoch_lines
         self.history_, self.config, self.validation, self.status, self.interval = (history, config, validation,
                                                                                    status, interval)
         self.test_batches = test_batches  # measured after every epoch as well, if given (a run that validates)
@@ -372,7 +402,7 @@ class _EpochLog(keras.callbacks.Callback):
                  seconds=time.perf_counter() - self.epoch_started, validation=self.validation, **test)
         if self.status is None:
             return
-        if shows_epoch_line(h.epochs[-1], self.config.epochs, h.learning_rate):
+        if self.epoch_lines and shows_epoch_line(h.epochs[-1], self.config.epochs, h.learning_rate):
             held_out = "val" if h.held_out == "validation" else "test"
             held_out_loss, held_out_error = getattr(h, f"{h.held_out}_loss"), getattr(h, f"{h.held_out}_error")
             print(f"epoch {h.epochs[-1]:>{len(str(self.config.epochs))}}/{self.config.epochs}  "

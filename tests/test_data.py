@@ -2,6 +2,7 @@
 
 import dataclasses
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -57,6 +58,11 @@ def test_cifar10_class_names():
     )
 
 
+def printed_paragraphs(text: str) -> list[str]:
+    """What was printed, one entry per message: a wrapped message continues on lines that start with a space."""
+    return [" ".join(message.split()) for message in re.split(r"\n(?=\S)", text.strip())]
+
+
 def unavailable(**kwargs):
     raise cifar10.CIFAR10Unavailable("CIFAR-10 is not cached and the host is unreachable", reason="offline and not cached")
 
@@ -64,7 +70,7 @@ def unavailable(**kwargs):
 def test_load_dataset_auto_falls_back_to_synthetic_with_one_notice(monkeypatch, capsys):
     monkeypatch.setattr(cifar10, "load_data", unavailable)
     dataset = data.load_dataset(num_train=20, num_test=10)
-    lines = capsys.readouterr().out.splitlines()
+    lines = printed_paragraphs(capsys.readouterr().out)
     assert len(lines) == 2
     assert lines[0].startswith("Notice: CIFAR-10 is not available here (offline and not cached)")
     assert "synthetic" in lines[0]
@@ -128,7 +134,7 @@ def test_load_dataset_synthetic_generates_only_what_is_asked(capsys):
     dataset = data.load_dataset("synthetic", num_train=30, num_test=5, seed=3)
     assert (dataset.num_train, dataset.num_test, dataset.image_size) == (30, 5, 32)
     assert "seed 3" in dataset.description
-    assert capsys.readouterr().out == f"Data: {dataset.description}\n"
+    assert printed_paragraphs(capsys.readouterr().out) == [f"Data: {dataset.description}"]
 
 
 @pytest.mark.parametrize("source", ["cifar", "CIFAR10", "", None])
@@ -272,7 +278,8 @@ def test_load_dataset_reads_an_image_folder_copy_when_the_release_cannot_be_had(
     assert len(set(dataset.y_train.tolist())) > 3
     output = capsys.readouterr().out
     assert "Notice" not in output
-    assert output.splitlines()[-1] == (
+    assert all(len(line) <= 88 for line in output.splitlines())
+    assert printed_paragraphs(output)[-1] == (
         "Data: CIFAR-10, JPEG copy (quality 75): 30 train / 10 test images of 32x32, in a fixed shuffled order "
         "(seed 0); using the first 12 train / 10 test images")
     assert str(tmp_path) not in output
@@ -287,5 +294,5 @@ def test_load_dataset_offline_without_any_cifar10_names_the_folder_setting(monke
     monkeypatch.setattr(downloads, "host_reachable", lambda host, port, timeout: (False, "offline in this test"))
     dataset = data.load_dataset("auto", num_train=10, num_test=10)
     assert dataset.name == "synthetic"
-    notice = capsys.readouterr().out.splitlines()[0]
+    notice = printed_paragraphs(capsys.readouterr().out)[0]
     assert notice.startswith("Notice: CIFAR-10 is not available here") and "RESNET_LESSONS_CIFAR10_FOLDER" in notice

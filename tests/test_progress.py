@@ -18,6 +18,8 @@ def test_outside_a_notebook_the_header_and_spaced_status_lines_are_printed(capsy
     status.update("about 15 s left")  # 45 s: too soon after the last one
     status.finish()
     assert capsys.readouterr().out == "Training plain-20\n  about 20 s left\n"
+    progress.LiveStatus("Training plain-20", notebook=False).finish("plain-20: 8 epochs in 40 s")
+    assert capsys.readouterr().out == "Training plain-20\nplain-20: 8 epochs in 40 s\n"
 
 
 def test_in_a_notebook_one_display_is_updated_and_ends_as_the_header(monkeypatch):
@@ -39,6 +41,9 @@ def test_in_a_notebook_one_display_is_updated_and_ends_as_the_header(monkeypatch
     assert shown == [("display", "Training plain-20"),
                      ("update", "Training plain-20\n  epoch 2 of 8, about 50 s left"),
                      ("update", "Training plain-20")]
+    shown.clear()
+    progress.LiveStatus("Training plain-20", notebook=True).finish("plain-20: 8 epochs in 40 s")
+    assert shown == [("display", "Training plain-20"), ("update", "plain-20: 8 epochs in 40 s")]
 
 
 def test_outside_a_kernel_it_is_not_a_notebook():
@@ -69,8 +74,9 @@ def test_a_training_run_executed_in_a_notebook_stores_no_time_left(tmp_path):
     outputs = notebook.cells[0].outputs
     displays = [output for output in outputs if output.output_type == "display_data"]
     (header,) = displays
-    assert header.data["text/plain"].startswith("Training tiny-20 (269,722 trainable parameters)")
-    assert "\n" not in header.data["text/plain"]  # the status line under it was removed at the end
+    # the live display ends as the run's one summary line; the status line under it is gone
+    assert header.data["text/plain"].startswith("tiny-20: 3 epochs in ")
+    assert "\n" not in header.data["text/plain"] and "test error" in header.data["text/plain"]
     text = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
-    assert "epoch 3/3  train loss" in text
+    assert "epoch" not in text
     assert " left" not in text and " left" not in header.data["text/plain"]

@@ -67,12 +67,43 @@ def test_history_records_every_epoch(dataset, capsys):
     assert all(seconds > 0 for seconds in history.seconds)
     assert "synthetic" in history.data_description and "8x8" in history.data_description
     printed = capsys.readouterr().out
-    assert printed.startswith("Training tiny-20 (269,722 trainable parameters) under profile 'tiny'")
-    assert "epoch 3/3  train loss" in printed and "test loss" in printed
-    # the data's provenance is printed once per chapter by load_dataset, not by every run; the epoch lines are a log
-    # and carry no time-left estimate (that lives in the live status, which a stored notebook does not keep)
+    # by default, outside a notebook: the live status' header, then the run's one summary line, and no epoch lines
+    *header, summary = printed.splitlines()
+    assert " ".join(header).startswith("Training tiny-20 (269,722 trainable parameters) under profile 'tiny'")
+    assert all(len(line) <= 88 for line in header)
+    assert summary == train.summary_line(history)
+    assert summary.startswith("tiny-20: 3 epochs in ") and "epoch 3/3" not in printed
+    assert f"training error {100 * history.final('train_error'):.1f} %" in summary
+    assert summary.endswith(f"test error {100 * history.final('test_error'):.1f} %")
+    # the data's provenance is printed once per chapter by load_dataset, not by every run; no time-left estimate
+    # outlives the live status, which a stored notebook does not keep
     assert "Data:" not in printed and " left" not in printed
     assert "Devices:" not in printed  # one device: nothing to say
+
+
+def test_verbose_2_prints_a_line_per_epoch_and_0_prints_nothing(dataset, capsys):
+    history = train.train(tiny_model(), dataset, TINY, label="tiny-20", verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Training tiny-20") and lines[-1] == train.summary_line(history)
+    assert [line.split("  ")[0] for line in lines if line.startswith("epoch")] == ["epoch 1/3", "epoch 2/3",
+                                                                                  "epoch 3/3"]
+    train.train(tiny_model(), dataset, TINY, verbose=0)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="verbose must be 0, 1 or 2"):
+        train.train(tiny_model(), dataset, TINY, verbose=3)
+
+
+def test_the_summary_line_fits_the_page():
+    history = train.TrainingHistory(label="ResNet-110, lr 0.1 from the start, a long label", profile="p",
+                                    data_description="d", seed=0, steps_per_epoch=1)
+    history.append(epoch=1, train_loss=1.0, train_error=0.25, held_out_loss=1.0, held_out_error=0.5,
+                   learning_rate=0.1, seconds=80.0, validation=True)
+    history.final_test_loss, history.final_test_error = 1.0, 0.125
+    line = train.summary_line(history, note=" (read back from the run store)")
+    assert all(len(part) <= 88 for part in line.splitlines()) and len(line.splitlines()) == 2
+    assert " ".join(line.split()) == (
+        "ResNet-110, lr 0.1 from the start, a long label (read back from the run store): 1 epoch in 80 s; "
+        "training error 25.0 %, validation error 50.0 %, test error 12.5 %")
 
 
 def test_a_validation_split_is_watched_and_the_test_split_measured_once_at_the_end(dataset, tmp_path, capsys):
@@ -84,8 +115,9 @@ def test_a_validation_split_is_watched_and_the_test_split_measured_once_at_the_e
     assert history.final("test_error") == history.final_test_error
     assert history.final("validation_error") == history.validation_error[-1]
     printed = capsys.readouterr().out
-    assert "val loss" in printed and "test loss" not in printed.split("test split, once")[0]
-    assert printed.count("test split, once after the last epoch") == 1
+    assert "epoch" not in printed.replace("epochs in", "")
+    assert printed.splitlines()[-1] == train.summary_line(history)
+    assert "validation error" in printed and "test error" in printed
     # the checkpoint keeps the final test measurement: a second call trains nothing and measures nothing again
     seen = EpochsSeen()
     again = train.train(tiny_model(config), dataset, config, checkpoint_dir=tmp_path, callbacks=[seen])
@@ -109,7 +141,7 @@ def test_a_validated_run_can_measure_the_test_split_after_every_epoch(dataset, c
     config = dataclasses.replace(TINY, validation_examples=48, train_examples=None, test_examples=64,
                                  test_every_epoch=True)
     model = tiny_model(config)
-    history = train.train(model, dataset, config)
+    history = train.train(model, dataset, config, verbose=2)
     assert len(history.validation_error) == len(history.test_error) == len(history.test_loss) == 3
     assert history.held_out == "validation"  # the split the run watches is still the validation split
     assert history.final("test_error") == history.final_test_error == history.test_error[-1]
