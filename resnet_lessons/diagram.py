@@ -118,15 +118,15 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
         ax.add_patch(patches.FancyBboxPatch((x - _BOX_WIDTH / 2, y - _BOX_HEIGHT / 2), _BOX_WIDTH, _BOX_HEIGHT,
                                             boxstyle="round,pad=0,rounding_size=0.12", linewidth=1.0,
                                             facecolor=COLOURS[box.kind], edgecolor="#333333", zorder=2))
-        fontsize = 9 if len(box.label) <= 16 else 8
+        fontsize = 11 if len(box.label) <= 16 else 10
         ax.text(x, y + 0.1 if show_names else y, box.label, ha="center", va="center", fontsize=fontsize, zorder=3)
         if show_names:
-            ax.text(x, y - 0.18, box.name, ha="center", va="center", fontsize=6.5, color="#555555", zorder=3)
+            ax.text(x, y - 0.18, box.name, ha="center", va="center", fontsize=10, color="#555555", zorder=3)
         if show_shapes and box.output_shape is not None:
             # Left of the main column, right of the boxes beside it, so no label covers a box.
             side = -1 if box.column == 0 else 1
             ax.text(x + side * (_BOX_WIDTH / 2 + 0.1), y, "x".join(str(size) for size in box.output_shape),
-                    ha="right" if side < 0 else "left", va="center", fontsize=7, color="#555555")
+                    ha="right" if side < 0 else "left", va="center", fontsize=10, color="#555555")
     skips = set(diagram.skip_edges)
     by_name = {box.name: box for box in diagram.boxes}
     for start, end in diagram.edges:
@@ -135,10 +135,10 @@ def draw(model: keras.Model | Layout, *, layer_range: Sequence[str] | None = Non
                                              linewidth=1.2, color="#333333", zorder=1))
         if (start, end) in skips:
             middle = (vertices[1][1] + vertices[2][1]) / 2
-            ax.text(_LANE + 0.08, middle, "identity", rotation=90, ha="left", va="center", fontsize=8, color="#333333")
+            ax.text(_LANE + 0.08, middle, "identity", rotation=90, ha="left", va="center", fontsize=10, color="#333333")
     if show_terms:
         for position, text in _terms(diagram, centres):
-            ax.text(*position, text, ha="left", va="center", fontsize=8.5, color="#1f4e9c")
+            ax.text(*position, text, ha="left", va="center", fontsize=11, color="#1f4e9c")
     left = -_BOX_WIDTH / 2 - (1.3 if show_shapes else 0.2)
     right = (columns - 1) * _COLUMN_SPACING + _BOX_WIDTH / 2 + (1.3 if show_shapes and columns > 1 else 0.2)
     ax.set_xlim(left, max(right, _LANE + 0.6))

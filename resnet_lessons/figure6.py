@@ -99,11 +99,12 @@ def mean_curve(report: RunReport, name: str, split: str = "train") -> tuple[np.n
 
 
 def plot(report: RunReport, *, title: str | None = None):
-    """The paper's Fig. 6 layout as a ``matplotlib`` figure: plain nets left, ResNets right, one colour per depth;
+    """The paper's Fig. 6 layout as a ``matplotlib`` figure: plain nets on top, ResNets below, one colour per depth;
     thin dashed training error, bold test error, each the mean over the depth's seeds (the legend says how many)."""
     depths = sorted({run.depth for run in report.runs})
     colours = {depth: f"C{index}" for index, depth in enumerate(depths)}
-    figure, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
+    # Stacked, not side by side: each panel keeps the page's full width (about 7 inches) and readable labels.
+    figure, axes = plt.subplots(2, 1, figsize=(7, 9), sharex=True, sharey=True, layout="constrained")
     for ax, residual in zip(axes, (False, True)):
         for depth in _depths(report, residual):
             name = f"{'resnet' if residual else 'plain'}-{depth}"
@@ -114,9 +115,9 @@ def plot(report: RunReport, *, title: str | None = None):
                 label = f"{name}{f' ({seeds} seeds)' if seeds > 1 else ''}" if split == "test" else None
                 ax.plot(iterations, errors, color=colours[depth], label=label, **style)
         ax.set_title("ResNets" if residual else "plain networks")
-        ax.set_xlabel("iterations (SGD steps)")
+        ax.set_ylabel("error (%)")
         ax.grid(alpha=0.3)
-        ax.legend(title="bold: test, dashed: training", fontsize="small")
-    axes[0].set_ylabel("error (%)")
+        ax.legend(title="bold: test, dashed: training", ncol=2)
+    axes[1].set_xlabel("iterations (SGD steps)")
     figure.suptitle(title or f"Fig. 6's layout, profile '{report.config.name}'")
     return figure

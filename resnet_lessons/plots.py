@@ -14,6 +14,8 @@ from resnet_lessons import arguments
 from resnet_lessons.gradients import LayerGradient
 from resnet_lessons.train import TrainingHistory
 
+# The width of the book's text column in inches (about 700 px at 100 dpi): a wider figure is scaled down on the page.
+PAGE_WIDTH = 7.0
 _X_AXES = {"iterations": "iterations (SGD steps)", "epochs": "epochs"}
 _METRICS = {"error": ("error (%)", 100.0), "loss": ("cross-entropy loss", 1.0)}
 _SPLITS = ("train", "test", "validation")
@@ -93,8 +95,12 @@ def plot_gradient_norms(runs: dict[str, Sequence[LayerGradient]], *, relative: b
 
 
 def show_images(images: np.ndarray, labels: Sequence[int] | None = None, class_names: Sequence[str] | None = None,
-                *, columns: int = 8, title: str | None = None, ax_size: float = 1.2):
-    """Show images ``(N, H, W, 3)`` (uint8, or floats in [0, 1]) in a grid, titled with their class names or indices."""
+                *, columns: int = 8, title: str | None = None, ax_size: float | None = None):
+    """Show images ``(N, H, W, 3)`` (uint8, or floats in [0, 1]) in a grid, titled with their class names or indices.
+
+    ``ax_size``: inches per image; by default the grid is as wide as the book's text column (7 inches), at most 1.2
+    inches an image.
+    """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
         raise ValueError(f"images must have shape (N, height, width, 3) with N >= 1, got {images.shape}")
@@ -102,7 +108,8 @@ def show_images(images: np.ndarray, labels: Sequence[int] | None = None, class_n
         raise ValueError(f"got {len(labels)} labels for {len(images)} images")
     columns = min(arguments.positive_int(columns, "columns"), len(images))
     rows = -(-len(images) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * ax_size, rows * (ax_size + 0.25)), squeeze=False)
+    ax_size = min(1.2, PAGE_WIDTH / columns) if ax_size is None else ax_size
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * ax_size, rows * (ax_size + 0.35)), squeeze=False)
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index >= len(images):
@@ -110,7 +117,7 @@ def show_images(images: np.ndarray, labels: Sequence[int] | None = None, class_n
         ax.imshow(images[index], interpolation="nearest")
         if labels is not None:
             label = int(labels[index])
-            ax.set_title(class_names[label] if class_names is not None else str(label), fontsize=8)
+            ax.set_title(class_names[label] if class_names is not None else str(label), fontsize=10)
     if title:
         figure.suptitle(title)
     figure.tight_layout()
@@ -151,4 +158,4 @@ def plot_throughput(results, *, groups: tuple[str, Sequence], bars: tuple[str, S
 
 
 def _figure_and_axes(ax):
-    return plt.subplots(figsize=(7, 4.5)) if ax is None else (ax.figure, ax)
+    return plt.subplots(figsize=(PAGE_WIDTH, 4.5)) if ax is None else (ax.figure, ax)

@@ -140,7 +140,7 @@ def plot(report: ResponseReport, *, title: str | None = None):
     """Fig. 7's layout: response std per layer in order (top) and sorted (bottom); plain nets dashed."""
     depths = sorted({network.depth for network in report.networks})
     colours = {depth: f"C{index}" for index, depth in enumerate(depths)}
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7.5))
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 8))
     for network in sorted(report.networks, key=lambda n: (n.residual, n.depth)):
         style = {"color": colours[network.depth], "linestyle": "-" if network.residual else "--",
                  "linewidth": 1.8 if network.residual else 1.2, "label": network.name}
@@ -151,7 +151,7 @@ def plot(report: ResponseReport, *, title: str | None = None):
     bottom.set(xlabel="layer index (sorted by magnitude)", ylabel="std of response")
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
-    top.legend(ncol=2, fontsize="small", title="dashed: plain, solid: ResNet")
+    top.legend(ncol=2, title="dashed: plain, solid: ResNet")
     figure.suptitle(title or "Fig. 7's layout: responses of each 3x3 layer, after batch norm")
     figure.tight_layout()
     return figure
