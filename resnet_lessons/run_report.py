@@ -99,6 +99,20 @@ class RunReport:
                                               remedy="make it with the command its chapter names"))
 
 
+def save_reports(path, reports: list[RunReport], *, complete: bool) -> None:
+    """Write several reports of one benchmark (one per recipe, e.g. per training budget) as one JSON file,
+    atomically; ``complete``: whether the benchmark has finished every run it was asked for."""
+    write_json_atomically(path, {"report_version": REPORT_VERSION, "complete": complete,
+                                 "reports": [report.to_dict() for report in reports]})
+
+
+def load_reports(path) -> list[RunReport]:
+    """The reports :func:`save_reports` wrote, in their order; a ``ValueError`` if the file is not such a file."""
+    values = read_report_file(path, kind="file of run reports", required="reports",
+                              remedy="make it with the command its chapter names")
+    return [RunReport.from_dict(report) for report in values["reports"]]
+
+
 def read_report_file(path, *, kind: str, required: str, remedy: str) -> dict:
     """The JSON object stored at ``path``, checked to be a ``kind`` (it has the key ``required``); else a
     ``ValueError`` naming the file and what is wrong (missing: ``remedy`` says how to make it; not JSON; other kind)."""

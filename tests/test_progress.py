@@ -18,6 +18,7 @@ def test_outside_a_notebook_the_header_and_spaced_status_lines_are_printed(capsy
     status.update("about 15 s left")  # 45 s: too soon after the last one
     status.finish()
     assert capsys.readouterr().out == "Training plain-20\n  about 20 s left\n"
+    monkeypatch.setattr(progress.time, "monotonic", lambda: 0.0)
     progress.LiveStatus("Training plain-20", notebook=False).finish("plain-20: 8 epochs in 40 s")
     assert capsys.readouterr().out == "Training plain-20\nplain-20: 8 epochs in 40 s\n"
 

@@ -37,7 +37,7 @@ def test_a_finished_run_is_read_back_instead_of_trained_again(dataset, tmp_path,
     monkeypatch.setattr(keras.Model, "fit", no_fit)
     again, history = run_store.trained(BUILD, dataset, TINY, seed=0, label="the same net", store=tmp_path)
     reused_output = capsys.readouterr().out
-    assert reused_output.count("\n") == 1
+    assert reused_output == train.summary_line(history, note=" (read back from the run store)") + "\n"
     assert reused_output.startswith("the same net (read back from the run store): 2 epochs in ")
     assert f"training error {100 * history.final('train_error'):.1f} %" in reused_output
     assert str(tmp_path) not in reused_output  # no machine path in a notebook's output
