@@ -22,8 +22,8 @@ from resnet_lessons import blocks, graph
 # Box colours by kind of layer, as in the paper's Fig. 2: weights in colour, the wiring in white.
 COLOURS = {"input": "#dddddd", "conv": "#aec7e8", "norm": "#ffe8a3", "activation": "#b9e4b0",
            "merge": "#ffffff", "shortcut": "#f7b6b2", "other": "#e0d4f0"}
-_BOX_WIDTH, _BOX_HEIGHT = 2.8, 0.72  # in data units; rows are 1 apart
-_COLUMN_SPACING = 3.6  # centre to centre; leaves a lane for routed edges between the columns
+_BOX_WIDTH, _BOX_HEIGHT = 3.4, 0.72  # in data units; rows are 1 apart
+_COLUMN_SPACING = 4.2  # centre to centre; leaves a lane for routed edges between the columns
 _LANE = _BOX_WIDTH / 2 + 0.4  # x of the lane that carries edges jumping down the main column
 
 
