@@ -438,9 +438,15 @@ def draw_plain_vs_residual_block():
         block_output="H(x)",
         shortcut=False,
     )
-    height = vertical_block_height(RESIDUAL_BLOCK) + 0.95
+    return draw_side_by_side(((1.75, "plain block", plain), (5.0, "residual block", RESIDUAL_BLOCK)))
+
+
+def draw_side_by_side(panels):
+    """Vertical blocks side by side on one 7-inch canvas, each under its title: ``panels`` is ``(x, title, block)``
+    triples; the canvas is as tall as the tallest block."""
+    height = max(vertical_block_height(block) for _, _, block in panels) + 0.95
     figure, axes = new_canvas(7.0, height)
-    for x, title, block in ((1.75, "plain block", plain), (5.0, "residual block", RESIDUAL_BLOCK)):
+    for x, title, block in panels:
         draw_title(axes, x, height - 0.3, title)
         draw_vertical_block(axes, x, height - 0.75, block)
     return figure
@@ -506,12 +512,7 @@ def draw_basic_vs_bottleneck():
         after_addition=(relu(),),
         input_is_math=False,
     )
-    height = vertical_block_height(bottleneck) + 0.95
-    figure, axes = new_canvas(7.0, height)
-    for x, title, block in ((1.6, "basic block", basic), (4.9, "bottleneck block", bottleneck)):
-        draw_title(axes, x, height - 0.3, title)
-        draw_vertical_block(axes, x, height - 0.75, block)
-    return figure
+    return draw_side_by_side(((1.6, "basic block", basic), (4.9, "bottleneck block", bottleneck)))
 
 
 def draw_unrolled_paths():
