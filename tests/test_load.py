@@ -22,9 +22,13 @@ def test_a_burst_keeps_its_processes_busy_until_stopped():
     try:
         processes = list(burst._running)
         assert burst.running and len(processes) == 2
-        time.sleep(0.5)
+        # Spinning, not sleeping: each gathers CPU time. On a busy machine that takes longer, so wait for it (a
+        # sleeping process would never get there) instead of asking for a share of a fixed interval.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(cpu_seconds(process.pid) > 0.2 for process in processes):
+            time.sleep(0.1)
         assert all(process.poll() is None for process in processes)
-        assert all(cpu_seconds(process.pid) > 0.2 for process in processes)  # spinning, not sleeping
+        assert all(cpu_seconds(process.pid) > 0.2 for process in processes)
     finally:
         burst.stop()
     assert not burst.running
