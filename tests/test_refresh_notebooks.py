@@ -132,3 +132,22 @@ def test_command_line_refuses_to_refresh_without_cifar10(tmp_path, capsys, monke
     error = capsys.readouterr().err
     assert "made on CIFAR-10" in error and "RESNET_LESSONS_CIFAR10_FOLDER" in error
     assert path.read_text() == before  # nothing was executed or written
+
+
+def test_store_option_keeps_one_run_store_for_the_kernels(tmp_path, monkeypatch):
+    from resnet_lessons import cifar10
+
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(executed_notebook(TIMING), path)
+    store = tmp_path / "runs"
+    seen = []
+    monkeypatch.setattr(cifar10, "availability", lambda: (True, "a test double"))
+
+    def execute_notebook(_path):
+        seen.append(refresh_notebooks.os.environ["RESNET_LESSONS_RUN_STORE"])
+        return 0.0
+
+    monkeypatch.setattr(refresh_notebooks, "execute_notebook", execute_notebook)
+    assert refresh_notebooks.main(["--store", str(store), str(path), str(path)]) == 0
+    assert seen == [str(store.resolve())] * 2
+    assert store.is_dir()  # kept after the call

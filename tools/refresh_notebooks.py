@@ -10,13 +10,15 @@ kernel, with its own folder as the working directory and ``RESNET_LESSONS_PROFIL
 time limit is 900 s per cell. The first exception stops the command with an error naming the notebook and the cell
 (the notebook file is then left unchanged). The notebooks of one call share a run store that starts empty
 (``RESNET_LESSONS_RUN_STORE``, see ``resnet_lessons.run_store``): a notebook reuses only networks that an earlier
-notebook of the same call trained, in the order given, as under nbval in CI. Volatile metadata is normalised (see
+notebook of the same call trained, in the order given, as under nbval in CI; ``--store DIR`` keeps
+and reuses a store instead. Volatile metadata is normalised (see
 :func:`normalise`) so that refreshing twice gives no spurious diff. The book's HTML build renders these stored outputs; it does not execute.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -179,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "notebooks", nargs="*", type=Path, help="notebooks to execute (default: every book/*.ipynb)"
     )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="keep and reuse this run store instead of an empty temporary one (faster when one chapter is "
+        "refreshed again and again; the outputs then read back networks an earlier call trained)",
+    )
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(BOOK_DIR.glob("*.ipynb"))
     if not notebooks:
@@ -196,7 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"CIFAR-10: {explanation}", flush=True)
     total = 0.0
-    with tempfile.TemporaryDirectory(prefix="resnet-lessons-runs-") as run_store:
+    if args.store is not None:
+        args.store.mkdir(parents=True, exist_ok=True)
+        store_context = contextlib.nullcontext(str(args.store.resolve()))
+    else:
+        store_context = tempfile.TemporaryDirectory(prefix="resnet-lessons-runs-")
+    with store_context as run_store:
         previous = os.environ.get(RUN_STORE_VARIABLE)
         os.environ[RUN_STORE_VARIABLE] = run_store  # the kernels inherit it
         try:
