@@ -86,6 +86,11 @@ class TrainConfig:
                 object.__setattr__(self, name, int(value))
         object.__setattr__(self, "decay_epochs", tuple(int(epoch) for epoch in decay))
 
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """The recipe ``dataclasses.asdict`` gave, read back from JSON (which turns the tuple into a list)."""
+        return cls(**{**values, "decay_epochs": tuple(values["decay_epochs"])})
+
     @property
     def input_shape(self) -> tuple[int, int, int]:
         """The ``(height, width, 3)`` a model trained under this profile takes."""

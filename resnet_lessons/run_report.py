@@ -82,9 +82,8 @@ class RunReport:
         version = values.get("report_version")
         if version != REPORT_VERSION:
             raise ValueError(f"run report version {version!r} is not supported: expected {REPORT_VERSION}")
-        config = {**values["config"], "decay_epochs": tuple(values["config"]["decay_epochs"])}  # JSON has no tuples
         runs = [Run(**{**run, "history": TrainingHistory(**run["history"])}) for run in values["runs"]]
-        return cls(command=values["command"], config=profiles.TrainConfig(**config),
+        return cls(command=values["command"], config=profiles.TrainConfig.from_dict(values["config"]),
                    environment=values["environment"], runs=runs, complete=values["complete"],
                    seconds=values["seconds"], load_average_after=values.get("load_average_after"))
 

@@ -6,19 +6,25 @@ import sys
 
 import pytest
 
-from resnet_lessons import data, profiles, run_report
+from resnet_lessons import data, profiles, run_report, shipped_weights
 
-SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "training_budget.py"
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+TOOLS = BENCHMARKS.parent / "tools"
+
+
+def load_script(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def benchmark():
-    spec = importlib.util.spec_from_file_location("training_budget_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load_script(BENCHMARKS / "training_budget.py", "training_budget_benchmark")
+    sys.modules[module.__name__] = module
     yield module
-    del sys.modules[spec.name]
+    del sys.modules[module.__name__]
 
 
 def test_the_resnets_come_first_at_every_budget_then_the_plain_nets_and_other_seeds(benchmark):
@@ -35,8 +41,8 @@ def test_each_budget_decays_after_half_and_three_quarters_of_it(benchmark):
     assert longer.learning_rate == profiles.MEDIUM.learning_rate and longer.image_size == 16
 
 
-@pytest.mark.slow  # about 30 s: six tiny networks trained for 2 to 3 epochs
-def test_every_run_lands_in_one_file_marked_complete_at_the_end(benchmark, monkeypatch, tmp_path):
+@pytest.mark.slow  # about 30 s: six tiny networks trained for 2 to 3 epochs, two of them shipped
+def test_every_run_lands_in_one_file_marked_complete_at_the_end(benchmark, monkeypatch, tmp_path, capsys):
     tiny = profiles.TrainConfig(name="tiny", epochs=2, batch_size=16, learning_rate=0.02, decay_epochs=(1,),
                                 warmup_iterations=0, train_examples=None, test_examples=16,
                                 validation_examples=16, image_size=8, augment=False, test_every_epoch=True)
@@ -59,6 +65,23 @@ def test_every_run_lands_in_one_file_marked_complete_at_the_end(benchmark, monke
     # run again: every run is read back from its checkpoint, nothing is trained twice
     monkeypatch.setattr(run_report.train.keras.Model, "fit", lambda *a, **k: pytest.fail("trained again"))
     assert benchmark.main(arguments) == 0
+
+    # the finished runs ship: float16 files and a manifest, reloaded and measured by the full check
+    ship_tool = load_script(TOOLS / "ship_weights.py", "ship_weights_tool")
+    check = load_script(BENCHMARKS / "shipped_weights.py", "shipped_weights_benchmark")
+    for script in (ship_tool, check):
+        monkeypatch.setattr(script.data, "load_dataset", lambda **kwargs: load_dataset(
+            "synthetic", num_train=48, num_test=16, seed=0, verbose=False))
+    weights = tmp_path / "weights"
+    ship_tool.main(["--report", str(result), "--checkpoints", str(tmp_path / "runs"), "--epochs", "3",
+                    "--folder", str(weights), "resnet-20", "plain-56"])
+    assert "reloaded from float16" in capsys.readouterr().out
+    manifest = shipped_weights.read_manifest(weights)
+    assert sorted(manifest) == ["plain-56", "resnet-20"]
+    assert manifest["plain-56"].epochs == 3 and not manifest["plain-56"].residual
+    assert set(manifest["resnet-20"].errors) == {"train_error", "val_error", "test_error", "test_error_first_1000"}
+    check.main(["--folder", str(weights)])
+    assert "resnet-20" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("arguments, message", [
