@@ -1,10 +1,11 @@
 """Training on several devices with ``tf.distribute``, and checking that it computes what one device computes.
 
-Chapter 4: the paper trained "with a mini-batch size of 128 on two GPUs". Build the model inside the scope of
-:func:`choose_strategy`'s strategy and pass it to ``train.train(model, dataset, config, strategy=strategy)``. Each
-replica of a ``MirroredStrategy`` takes a slice of every batch and the gradients are summed before one update; only
-batch norm differs from one device, normalising each slice by its own statistics (as the paper's two GPUs did)
-unless :func:`synchronize_batch_norm` shares them. :func:`compare_with_one_device` measures this; :func:`split_cpu`
+The appendix "Training for real": the paper trained its CIFAR-10 networks "with a mini-batch size of 128 on two
+GPUs". Build the model inside the scope of :func:`choose_strategy`'s strategy and pass it to
+``train.train(model, dataset, config, strategy=strategy)``. Each replica of a ``MirroredStrategy`` takes a slice of
+every batch and the gradients are summed before one update; only batch norm differs from one device, normalising
+each slice by its own statistics (Keras' default; the paper does not say how its GPUs computed them) unless
+:func:`synchronize_batch_norm` shares them. :func:`compare_with_one_device` measures this; :func:`split_cpu`
 cuts a CPU into logical devices so that it runs anywhere, in a fresh process with :func:`compare_in_subprocess`.
 TPUs are not supported (the book could not test one), so :func:`choose_strategy` never picks one.
 """
