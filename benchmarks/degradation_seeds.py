@@ -19,7 +19,8 @@ the same command run again resumes where it stopped. Chapter 1 plots the stored 
         --json book/data/degradation_medium.json
 
 (about 80 minutes on 2 CPU cores: per seed about 8 minutes for plain-20 and 19 for plain-56), because in the quick
-profile's few hundred steps plain-56 does not leave chance, while the paper's recipe on all the images lets it learn.
+profile's few hundred steps plain-56 barely leaves chance, if at all, while the paper's recipe on all the images lets
+it learn and then stall.
 ``benchmarks/figure6.py`` with the same ``--checkpoints`` folder reads these runs back instead of training them again.
 
 Usage (from the repository root; about 6 minutes for the defaults on 2 idle CPU cores):
