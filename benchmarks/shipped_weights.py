@@ -15,8 +15,6 @@ import sys
 
 from resnet_lessons import data, shipped_weights
 
-TOLERANCE_POINTS = 0.1
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -29,10 +27,10 @@ def main(argv=None) -> int:
     print(f"{'network':<12} {'manifest':>9} {'measured':>9}")
     for name, shipped in manifest.items():
         measured = shipped_weights.measure_test_error(shipped_weights.load(name, folder=folder), shipped, dataset)
-        within = abs(measured - shipped.errors["test_error"]) <= TOLERANCE_POINTS
+        within = shipped.reproduces(measured)
         failed |= not within
         print(f"{name:<12} {shipped.errors['test_error']:>8.2f}% {measured:>8.2f}%"
-              f"{'' if within else '  more than 0.1 point apart'}")
+              f"{'' if within else f'  more than {shipped_weights.TOLERANCE_POINTS} point apart'}")
     return 1 if failed else 0
 
 

@@ -37,6 +37,7 @@ MANIFEST_VERSION = 1
 # The repository's copy of book/data/weights/, for readers without a checkout.
 REPOSITORY_URL = "https://raw.githubusercontent.com/resnet-lessons/resnet-lessons/main/book/data/weights/"
 CACHE_SUBDIR = "resnet_lessons_weights"  # the Keras cache's folder for downloaded copies
+TOLERANCE_POINTS = 0.1  # how far float16 storage may move a network's test error
 
 
 class WeightsUnavailable(downloads.Unavailable):
@@ -70,7 +71,13 @@ class ShippedNetwork:
 
     def normalise(self, images) -> np.ndarray:
         """``images`` (N, size, size, 3) in 0-255 units, normalised as the network was trained: (x - mean) / std."""
-        return ((np.asarray(images, dtype=np.float32) - np.float32(self.mean)) / np.float32(self.std)).astype(np.float32)
+        images = np.asarray(images, dtype=np.float32)
+        return ((images - np.float32(self.mean)) / np.float32(self.std)).astype(np.float32)
+
+    def reproduces(self, test_error: float) -> bool:
+        """Whether ``test_error`` (percent, measured on the reloaded network) is within ``TOLERANCE_POINTS`` of the
+        manifest's."""
+        return abs(test_error - self.errors["test_error"]) <= TOLERANCE_POINTS
 
     def describe(self) -> str:
         """One line for a chapter: the network, its recipe and its test error."""
@@ -199,4 +206,5 @@ def _locate(file_name: str, folder, *, sha256: str | None, download: bool, timeo
     return downloads.fetch(REPOSITORY_URL + file_name, what=f"the shipped weights' {file_name}",
                            advice="clone the repository (the files are in book/data/weights/) or run where GitHub "
                            "can be reached", cache_subdir=CACHE_SUBDIR, download=download, timeout=timeout,
-                           error=WeightsUnavailable, fname=file_name, file_hash=sha256, force_download=cached is not None)
+                           error=WeightsUnavailable, fname=file_name, file_hash=sha256,
+                           force_download=cached is not None)  # a cached copy that fails its digest is replaced

@@ -36,6 +36,7 @@ def test_a_shipped_network_loads_with_its_float16_weights(tmp_path):
     images = np.random.default_rng(0).uniform(size=(4, *CONFIG.input_shape)).astype("float32")
     np.testing.assert_allclose(loaded(images).numpy(), model(images).numpy(), atol=0.05)
     assert shipped.errors["test_error"] == 52.12 and shipped.input_shape == CONFIG.input_shape
+    assert shipped.reproduces(52.2) and not shipped.reproduces(52.3)
     np.testing.assert_allclose(shipped.normalise(np.full((1, 2, 2, 3), 120.0))[0, 0, 0], [0, -1 / 61, -2 / 62],
                                rtol=1e-6)
     assert "resnet-8: 1 epochs of the 'quick' recipe, seed 0, 52.1 % test error" == shipped.describe()
