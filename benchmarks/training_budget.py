@@ -7,12 +7,13 @@ recipe (all 45,000 training images at 16x16, learning rate 0.1 with momentum and
 ``--budgets``, and measures training, validation and test error after every epoch. The budgets are fixed before the
 runs: the question is how the gap between the depths moves with the budget, whichever way it goes.
 
-The runs, in order: ResNet-20 then ResNet-56 for every budget from the shortest, with the first seed; then, at the
-longest budget, plain-20 and plain-56 (``--plain``) and the ResNets with the other ``--seeds``. All of them go into
+The runs, in order: the networks the book ships first, so that they are ready soonest: ResNet-20 and ResNet-56 at the
+longest budget, then plain-20 and plain-56 there (``--plain``); then both ResNets at the shorter budgets, and at the
+longest the ResNets with the other ``--seeds``. All of them go into
 one JSON file, rewritten after every finished run and marked incomplete until the last; every epoch is saved under
 ``--checkpoints`` (one folder per budget), so the same command resumes an interrupted run after its last finished
-epoch and reads finished runs back. Cost on 2 CPU cores: about 1 minute an epoch at depth 20 and 2 at depth 56,
-so about 3.5 hours for the ResNets of the default budgets and 2 more for the plain nets.
+epoch and reads finished runs back. Cost on 2 CPU cores: 1 to 2.5 minutes an epoch at depth 20 and 2.5 to 7 at
+depth 56, depending on the processor; 6 to 15 hours for the eight runs of ``--plain`` with the default budgets.
 
 Usage (from the repository root; keep the checkpoints outside the repository)::
 
@@ -64,12 +65,16 @@ def recipe_for_budget(config: profiles.TrainConfig, epochs: int) -> profiles.Tra
 
 
 def plan_runs(budgets, seeds, plain: bool) -> list[tuple[int, run_report.PlannedRun]]:
-    """``(epochs, run)`` in the order they are trained: the ResNets at every budget first, shortest first."""
-    plan = [(epochs, run_report.PlannedRun(depth=depth, residual=True, seed=seeds[0]))
-            for epochs in budgets for depth in DEPTHS]
+    """``(epochs, run)`` in the order they are trained: the networks the book ships first (every depth at the longest
+    budget, the ResNets before the plain nets), then the ResNets at the shorter budgets, longest first, then the
+    other seeds."""
+    longest, shorter = budgets[-1], sorted(budgets[:-1], reverse=True)
+    plan = [(longest, run_report.PlannedRun(depth=depth, residual=True, seed=seeds[0])) for depth in DEPTHS]
     if plain:
-        plan += [(budgets[-1], run_report.PlannedRun(depth=depth, residual=False, seed=seeds[0])) for depth in DEPTHS]
-    plan += [(budgets[-1], run_report.PlannedRun(depth=depth, residual=True, seed=seed))
+        plan += [(longest, run_report.PlannedRun(depth=depth, residual=False, seed=seeds[0])) for depth in DEPTHS]
+    plan += [(epochs, run_report.PlannedRun(depth=depth, residual=True, seed=seeds[0]))
+             for epochs in shorter for depth in DEPTHS]
+    plan += [(longest, run_report.PlannedRun(depth=depth, residual=True, seed=seed))
              for seed in seeds[1:] for depth in DEPTHS]
     return plan
 
@@ -98,9 +103,9 @@ def main(argv=None) -> int:
             report.complete = complete
             report.load_average_after = hardware.load_average()
         if arguments.json is not None:
-            run_report.save_reports(arguments.json, list(reports.values()), complete=complete)
+            run_report.save_reports(arguments.json, [reports[epochs] for epochs in sorted(reports)], complete=complete)
     print("\nFinal errors (%): training / validation / test")
-    for epochs, report in reports.items():
+    for epochs, report in sorted(reports.items()):
         for run in report.runs:
             history = run.history
             print(f"  {epochs:>3} epochs  {run.name:<10} seed {run.seed}: "

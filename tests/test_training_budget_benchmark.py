@@ -27,10 +27,10 @@ def benchmark():
     del sys.modules[module.__name__]
 
 
-def test_the_resnets_come_first_at_every_budget_then_the_plain_nets_and_other_seeds(benchmark):
+def test_the_shipped_networks_come_first_then_the_shorter_budgets_then_other_seeds(benchmark):
     plan = [(epochs, run.name, run.seed) for epochs, run in benchmark.plan_runs([10, 20, 40], [0, 1], plain=True)]
-    assert plan == [(10, "resnet-20", 0), (10, "resnet-56", 0), (20, "resnet-20", 0), (20, "resnet-56", 0),
-                    (40, "resnet-20", 0), (40, "resnet-56", 0), (40, "plain-20", 0), (40, "plain-56", 0),
+    assert plan == [(40, "resnet-20", 0), (40, "resnet-56", 0), (40, "plain-20", 0), (40, "plain-56", 0),
+                    (20, "resnet-20", 0), (20, "resnet-56", 0), (10, "resnet-20", 0), (10, "resnet-56", 0),
                     (40, "resnet-20", 1), (40, "resnet-56", 1)]
 
 
