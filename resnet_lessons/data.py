@@ -33,7 +33,9 @@ class ImageDataset:
 
     One container for real and synthetic data, so models, training loops and plots never need to know which one a
     run uses; ``name`` is the source (see :data:`SOURCES`), ``description`` one line for printing beside results.
-    Images are uint8 (N, image_size, image_size, 3), labels int32 (N,) in [0, len(class_names)), checked on creation.
+    Images are uint8 (N, image_size, image_size, 3), checked on creation. Labels may be given as any integer array or
+    list, flat or as the (N, 1) column ``keras.datasets`` returns; they are stored as int32 (N,) in
+    [0, len(class_names)).
     """
 
     name: str
@@ -56,7 +58,11 @@ class ImageDataset:
         for split in ("train", "test"):
             images = getattr(self, f"x_{split}")
             _check_images(images, f"x_{split}")
-            _check_labels(getattr(self, f"y_{split}"), len(images), len(self.class_names), f"y_{split}")
+            labels = integer_labels(getattr(self, f"y_{split}"), len(images), f"y_{split}")
+            if labels.size and (labels.min() < 0 or labels.max() >= len(self.class_names)):
+                raise ValueError(f"y_{split} must hold labels in [0, {len(self.class_names)}), got values from "
+                                 f"{labels.min()} to {labels.max()}")
+            object.__setattr__(self, f"y_{split}", labels)
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
             raise ValueError(f"x_train and x_test must have the same image shape, got {self.x_train.shape[1:]} "
                              f"and {self.x_test.shape[1:]}")
@@ -94,14 +100,18 @@ def _check_images(images, argument_name):
                          f"got {images.shape}")
 
 
-def _check_labels(labels, num_images, num_classes, argument_name):
-    """Raise ValueError unless ``labels`` is an int32 vector of ``num_images`` labels in [0, num_classes)."""
-    _check_array(labels, argument_name, np.int32)
+def integer_labels(labels, num_images: int, argument_name: str = "labels") -> np.ndarray:
+    """``labels`` as an int32 vector of ``num_images`` class indices: any integer dtype, a list, or the (N, 1)
+    column of ``keras.datasets``; a ``ValueError`` naming ``argument_name`` for anything else."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
     if labels.shape != (num_images,):
-        raise ValueError(f"{argument_name} must have shape ({num_images},) to match the images, got {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"{argument_name} must hold labels in [0, {num_classes}), got values from {labels.min()} "
-                         f"to {labels.max()}")
+        raise ValueError(f"{argument_name} must have shape ({num_images},) or ({num_images}, 1), one label per image, "
+                         f"got {labels.shape}")
+    if not (np.issubdtype(labels.dtype, np.integer) or labels.size == 0):
+        raise ValueError(f"{argument_name} must be integers (class indices), got dtype {labels.dtype}")
+    return labels.astype(np.int32)
 
 
 def _load_cifar10(*, download, cifar10_folder, verbose, **_):

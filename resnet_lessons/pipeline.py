@@ -11,7 +11,7 @@ the uninterrupted run would have. The augmentation is one gather per batch, much
 import numpy as np
 import tensorflow as tf
 
-from resnet_lessons import arguments
+from resnet_lessons import arguments, data
 
 # Stream ids folded into the seed, so the shuffle and the augmentation draw independent random numbers.
 _SHUFFLE_STREAM = 1
@@ -172,12 +172,7 @@ def _check_images_and_labels(images, labels):
         raise ValueError(f"images must have shape (num_images, size, size, 3) with num_images >= 1, got {images.shape}")
     if not (images.dtype == np.uint8 or np.issubdtype(images.dtype, np.floating)):
         raise ValueError(f"images must be uint8 or floating point in [0, 255] units, got dtype {images.dtype}")
-    labels = np.asarray(labels)
-    if labels.shape != (len(images),):
-        raise ValueError(f"labels must have shape ({len(images)},), one per image, got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
-    return images, labels.astype(np.int32)
+    return images, data.integer_labels(labels, len(images))
 
 
 def _check_statistics(mean, std):

@@ -38,7 +38,7 @@ def test_image_dataset_properties():
         ({"x_test": np.zeros((4, 4, 4), np.uint8)}, r"x_test must have shape \(num_images, size, size, 3\)"),
         ({"x_train": np.zeros((6, 4, 5, 3), np.uint8)}, "square"),
         ({"x_train": [[0]]}, "x_train must be a numpy array"),
-        ({"y_train": np.zeros(6, np.int64)}, "y_train must have dtype int32"),
+        ({"y_train": np.zeros(6, np.float32)}, "y_train must be integers"),
         ({"y_train": np.zeros(5, np.int32)}, r"y_train must have shape \(6,\)"),
         ({"y_test": np.array([0, 1, 2, 3], np.int32)}, r"y_test must hold labels in \[0, 3\)"),
         ({"y_test": np.array([0, -1, 2, 0], np.int32)}, r"labels in \[0, 3\)"),
@@ -50,6 +50,15 @@ def test_image_dataset_properties():
 def test_image_dataset_rejects_bad_contents(changes, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(tiny_dataset(), **changes)
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([0, 1, 2, 0, 1, 2], np.int64), np.array([0, 1, 2, 0, 1, 2], np.uint8), [0, 1, 2, 0, 1, 2],
+    np.array([[0], [1], [2], [0], [1], [2]], np.uint8),  # the (N, 1) column keras.datasets gives
+], ids=["int64", "uint8", "list", "column"])
+def test_image_dataset_takes_the_labels_numpy_and_keras_give_and_stores_int32(labels):
+    dataset = dataclasses.replace(tiny_dataset(), y_train=labels)
+    assert dataset.y_train.dtype == np.int32 and dataset.y_train.tolist() == [0, 1, 2, 0, 1, 2]
 
 
 def test_cifar10_class_names():

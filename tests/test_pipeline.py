@@ -145,6 +145,15 @@ def test_eval_pipeline_keeps_order_and_remainder():
     assert batches[0][1].dtype == np.int32
 
 
+def test_both_pipelines_take_uint8_labels_and_the_keras_column_and_give_int32():
+    images, labels = numbered_images(10)
+    column = labels.astype(np.uint8)[:, None]
+    for dataset in (pipeline.eval_pipeline(images, column, batch_size=10, mean=MEAN, std=STD),
+                    pipeline.train_pipeline(images, column, batch_size=10, mean=MEAN, std=STD, seed=0)):
+        [(_, batch_labels)] = as_arrays(dataset)
+        assert batch_labels.dtype == np.int32 and sorted(batch_labels.tolist()) == sorted(labels.tolist())
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
