@@ -59,8 +59,9 @@ def test_the_master_notebook_is_the_chapter_with_one_question_per_exercise():
                          {"name": "ex-open", "manual": True, "points": otter_assignment.OPEN_POINTS}]
     assert "**The chance loss (checked)**\n\nWhat loss does a guess give?" in sources
     # the checked solution: the book's code in place of the placeholder, the work cell's check kept
-    assert ("# BEGIN SOLUTION\nimport math\nanswer = math.log(10)\n# END SOLUTION\n"
-            "print(checks.check_chance_loss(answer))") in sources
+    assert ('# BEGIN SOLUTION NO PROMPT\nimport math\nanswer = math.log(10)\n# END SOLUTION\n'
+            '""" # BEGIN PROMPT\nanswer = ...  # your expression here\n"""; # END PROMPT\n'
+            'print(checks.check_chance_loss(answer))') in sources
     # the open one: the solution's code and text as the reference, nothing of it left in the chapter's text
     assert "# BEGIN SOLUTION\nprint(-math.log(1 / 10))\n# END SOLUTION" in sources
     assert "Because every class gets 1/10:" in sources

@@ -9,9 +9,9 @@ For each chapter it writes ``OUTPUT/<chapter>/<chapter>.ipynb``, the *master not
 the whole chapter, so that every exercise keeps the networks, data and imports it builds on; each exercise becomes one
 question, named by its label:
 
-* a *checked* exercise (its work cell calls ``resnet_lessons.checks``) is autograded: the solution's code goes between
-  ``# BEGIN SOLUTION`` and ``# END SOLUTION`` in front of the work cell's own check, and every checker call of the
-  work cell becomes a hidden test worth one point that asserts the checker's verdict;
+* a *checked* exercise (its work cell calls ``resnet_lessons.checks``) is autograded: the solution's code goes in
+  front of the work cell's own check (students see the work cell's placeholders there instead), and every checker
+  call of the work cell becomes a hidden test worth one point that asserts the checker's verdict;
 * an *open* exercise is graded by hand (``manual: true``, ``OPEN_POINTS`` points) with the book's solution, its text
   and its code, as the reference; the student gets the work cell and an answer cell.
 
@@ -43,6 +43,8 @@ import student_edition
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OPEN_POINTS = 2  # an open exercise, graded by hand
+# A work cell's line for the student to complete, such as `answer = ...  # your expression here`.
+PLACEHOLDER = re.compile(r"^\s*[\w, ]+=\s*\.\.\.(\s*#.*)?$")
 CHECK_POINTS = 1  # each checker call of a checked exercise
 
 
@@ -165,10 +167,14 @@ def question_cells(exercise: Exercise) -> list:
     solution = "\n\n".join(exercise.solution_code)
     work = "\n".join(cell.source for cell in exercise.work_cells)
     if checked:
-        # the work cell's placeholders (`answer = ...`) give way to the solution's code; its checks stay
-        kept = [line for line in work.split("\n") if not re.match(r"^\s*[\w, ]+=\s*\.\.\.", line)]
-        cells.append(nbformat.v4.new_code_cell("# BEGIN SOLUTION\n" + solution + "\n# END SOLUTION\n"
-                                               + "\n".join(kept).strip()))
+        # The solution's code runs in the master; the student sees the work cell's placeholders (`answer = ...`)
+        # instead, which Otter's prompt block keeps out of the master's run. The work cell's checks stay in both.
+        lines = work.split("\n")
+        placeholders = [line for line in lines if PLACEHOLDER.match(line)]
+        rest = [line for line in lines if not PLACEHOLDER.match(line)]
+        prompt = ['""" # BEGIN PROMPT', *placeholders, '"""; # END PROMPT'] if placeholders else []
+        cells.append(nbformat.v4.new_code_cell("\n".join(
+            ["# BEGIN SOLUTION NO PROMPT", solution, "# END SOLUTION", *prompt, *rest]).strip()))
     else:
         cells.append(nbformat.v4.new_code_cell("# BEGIN SOLUTION\n" + (solution or "# (see the text)")
                                                + "\n# END SOLUTION"))
